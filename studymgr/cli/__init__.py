@@ -1,0 +1,59 @@
+"""The ``studymgr`` command line: a thin face over the Python API (no logic of its own)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from studymgr import __version__
+from studymgr.cli._common import Context, StudyGroup, setup_logging
+
+
+@click.group(cls=StudyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("STUDYMGR_DB", "study.db"),
+    show_default="$STUDYMGR_DB or ./study.db",
+    help="The study database file.",
+)
+@click.option("--user", default=None, metavar="NAME",
+              help="Who is recorded in the audit trail [default: $STUDYMGR_USER or OS login].")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Use this data folder instead of the one stored in the study.")
+@click.option("-v", "--verbose", count=True, help="More messages (-vv for debugging detail).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@click.version_option(__version__, prog_name="studymgr")
+@click.pass_context
+def cli(ctx: click.Context, db: Path, user: str | None, data_dir: Path | None, verbose: int,
+        debug: bool) -> None:
+    """Study manager for longitudinal therapist-patient hyperscanning research.
+
+    A study is a SQLite database (--db) plus a data folder beside it. Start with
+
+    \b
+        studymgr init
+        studymgr dyad add D01 --therapist T01 --patient P01
+        studymgr session add D01 1 --date 2025-03-14
+        studymgr status
+    """
+    setup_logging(verbose)
+    ctx.obj = Context(db=db, user=user, data_dir=data_dir, debug=debug)
+
+
+def _register() -> None:
+    from studymgr.cli import people, sessions, study
+
+    for module in (study, people, sessions):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="studymgr")

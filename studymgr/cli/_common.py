@@ -1,0 +1,179 @@
+"""What every command shares: the study it works on, output formats, error handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from studymgr.errors import StudyError
+
+
+@dataclass
+class Context:
+    """Options given before the command (``--db``, ``--user``, ...), shared by all commands."""
+
+    db: Path
+    user: str | None = None
+    data_dir: Path | None = None
+    debug: bool = False
+    _study: Any = field(default=None, repr=False)
+
+    def study(self):
+        """Open the study (once per command) and close it when the command ends."""
+        if self._study is None:
+            from studymgr.store import open_study
+
+            self._study = open_study(self.db, user=self.user, data_dir=self.data_dir)
+            click.get_current_context().call_on_close(self._study.close)
+        return self._study
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class StudyGroup(click.Group):
+    """A click group whose errors are one line on stderr with exit status 2.
+
+    A :class:`StudyError` (bad input, unknown dyad, duplicate, ...) and a usage error print
+    ``Error: ...`` and exit 2; an unexpected exception prints one line too unless ``--debug`` (or
+    ``STUDYMGR_DEBUG=1``) asks for the traceback.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get("STUDYMGR_DEBUG") == "1"
+        try:
+            rv = super().main(args=argv, prog_name=prog_name or "studymgr",
+                              complete_var=complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except click.UsageError as exc:
+            hint = ""
+            if exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except StudyError as exc:
+            if debug:
+                raise
+            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: nothing half-written was kept.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+                "(this is a bug in studymgr; rerun with --debug for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- output ----------------------------------------------------------------------------------------
+def output_options(func: Callable) -> Callable:
+    """Add ``--json`` and ``--csv`` to a listing command (default: an aligned table)."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON rows (for programs).")
+    @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (for spreadsheets).")
+    @functools.wraps(func)
+    def wrapper(*args, as_json: bool, as_csv: bool, **kwargs):
+        if as_json and as_csv:
+            raise click.UsageError("choose one of --json and --csv")
+        fmt = "json" if as_json else "csv" if as_csv else "table"
+        return func(*args, fmt=fmt, **kwargs)
+
+    return wrapper
+
+
+def emit(frame, fmt: str, *, empty: str = "(nothing yet)") -> None:
+    """Print a DataFrame as an aligned table, CSV or JSON rows."""
+    if fmt == "json":
+        click.echo(json.dumps(_records(frame), indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif frame.empty:
+        click.echo(empty)
+    else:
+        click.echo(render_table(frame))
+
+
+def _records(frame) -> list[dict[str, Any]]:
+    records = []
+    for row in frame.to_dict(orient="records"):
+        records.append({k: _plain(v) for k, v in row.items()})
+    return records
+
+
+def _plain(value: Any) -> Any:
+    try:
+        import pandas as pd
+
+        if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def render_table(frame) -> str:
+    """An aligned plain-text table: numbers right-aligned, text left-aligned."""
+    columns = [str(c) for c in frame.columns]
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [frame[c].dtype.kind in "iuf" for c in frame.columns]
+
+    def fmt_row(values: list[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w)
+                 for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt_row(columns), "  ".join("-" * w for w in widths)]
+    lines += [fmt_row(r) for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def setup_logging(verbose: int) -> None:
+    """``-v`` shows progress messages, ``-vv`` everything."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("mne", "matplotlib"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

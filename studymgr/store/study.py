@@ -1,0 +1,576 @@
+"""A study: its database file plus a data folder beside it.
+
+:class:`Study` is the Python face of everything the CLI does; every CLI command is one method call.
+Every write runs in one transaction together with its audit row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from studymgr import __version__
+from studymgr.errors import ConflictError, InputError, NotFoundError, StudyError
+from studymgr.ids import (
+    ROLES,
+    SESSION_KINDS,
+    check_choice,
+    check_code,
+    check_date,
+    check_session_number,
+    check_user,
+    utcnow,
+)
+from studymgr.store import audit, database
+
+logger = logging.getLogger(__name__)
+
+
+def default_user() -> str:
+    """The user recorded in the audit trail: ``$STUDYMGR_USER``, else the OS login name."""
+    name = os.environ.get("STUDYMGR_USER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # pragma: no cover - no passwd entry (some containers)
+            name = "unknown"
+    return check_user(name)
+
+
+def default_data_dir(db_path: Path) -> Path:
+    """``study.db`` keeps its recordings and derived files in ``study_data/`` beside it."""
+    return db_path.with_name(db_path.stem + "_data")
+
+
+class Study:
+    """An open study database.
+
+    Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
+    context manager; close it (or leave the ``with`` block) to release the file.
+
+    Attributes
+    ----------
+    path : Path
+        The database file.
+    db : sqlite_utils.Database
+        The connection (autocommit; writes go through :meth:`transaction`).
+    data_dir : Path
+        Folder for recordings and derived files.
+    user : str
+        Who is recorded in the audit trail for changes made through this object.
+    """
+
+    def __init__(self, path: Path, db: sqlite_utils.Database, data_dir: Path, user: str):
+        self.path = path
+        self.db = db
+        self.data_dir = data_dir
+        self.user = user
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Study {self.name!r} at {self.path}>"
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return str(self.db.conn.execute("SELECT name FROM study").fetchone()[0])
+
+    @property
+    def schema_version(self) -> int:
+        """``PRAGMA user_version`` of the database."""
+        return database.database_version(self.db)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction; database constraint violations become one-line errors."""
+        try:
+            with database.transaction(self.db) as db:
+                yield db
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(_integrity_message(exc)) from exc
+
+    def log(self, action: str, entity: str, key: str, *, old: Any = None, new: Any = None,
+            reason: str | None = None) -> None:
+        """Append an audit row (inside the current transaction)."""
+        audit.append(self.db, user=self.user, action=action, entity=entity, key=key, old=old,
+                     new=new, reason=reason)
+
+    # -- people and dyads -----------------------------------------------------------------------
+    def _person(self, code: str, role: str, *, create: bool) -> int:
+        row = self.db.conn.execute("SELECT id, role FROM people WHERE code = ?", (code,)).fetchone()
+        if row is not None:
+            if row[1] != role:
+                raise ConflictError(
+                    f"person {code} is a {row[1]} in this study, not a {role}: "
+                    "use another code"
+                )
+            return int(row[0])
+        if not create:
+            raise NotFoundError(f"unknown person {code}")
+        now = utcnow()
+        cur = self.db.conn.execute(
+            "INSERT INTO people (code, role, created_at) VALUES (?, ?, ?)", (code, role, now)
+        )
+        self.log("add", "person", code, new={"code": code, "role": role})
+        return int(cur.lastrowid)
+
+    def add_person(self, code: str, role: str) -> None:
+        """Register a person by pseudonymous code and role (``therapist`` or ``patient``)."""
+        check_code(code, "person")
+        check_choice(role, ROLES, "role")
+        with self.transaction():
+            if self.db.conn.execute("SELECT 1 FROM people WHERE code = ?", (code,)).fetchone():
+                raise ConflictError(f"person {code} already exists")
+            self._person(code, role, create=True)
+
+    def people(self) -> pd.DataFrame:
+        """All people: ``code, role, dyads`` (number of dyads they belong to)."""
+        rows = self.db.query(
+            "SELECT p.code, p.role, (SELECT count(*) FROM dyads d WHERE d.therapist_id = p.id "
+            "OR d.patient_id = p.id) AS dyads FROM people p ORDER BY p.role DESC, p.code"
+        )
+        return pd.DataFrame(list(rows), columns=["code", "role", "dyads"])
+
+    def add_dyad(self, dyad: str, therapist: str, patient: str) -> None:
+        """Add a dyad of a therapist and a patient (people are registered on first use).
+
+        The same therapist may be in many dyads; a person keeps one role throughout the study.
+        """
+        check_code(dyad, "dyad")
+        check_code(therapist, "therapist")
+        check_code(patient, "patient")
+        if therapist == patient:
+            raise InputError("therapist and patient must be two different people")
+        with self.transaction():
+            if self._dyad_id(dyad, must_exist=False) is not None:
+                raise ConflictError(f"dyad {dyad} already exists (see 'studymgr dyad list')")
+            t_id = self._person(therapist, "therapist", create=True)
+            p_id = self._person(patient, "patient", create=True)
+            clash = self.db.conn.execute(
+                "SELECT code FROM dyads WHERE therapist_id = ? AND patient_id = ?", (t_id, p_id)
+            ).fetchone()
+            if clash:
+                raise ConflictError(f"{therapist} and {patient} already form dyad {clash[0]}")
+            self.db.conn.execute(
+                "INSERT INTO dyads (code, therapist_id, patient_id, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (dyad, t_id, p_id, utcnow()),
+            )
+            self.log("add", "dyad", dyad, new={"therapist": therapist, "patient": patient})
+
+    def _dyad_id(self, dyad: str, *, must_exist: bool = True) -> int | None:
+        row = self.db.conn.execute("SELECT id FROM dyads WHERE code = ?", (dyad,)).fetchone()
+        if row is None and must_exist:
+            raise NotFoundError(f"unknown dyad {dyad} (see 'studymgr dyad list')")
+        return None if row is None else int(row[0])
+
+    def dyads(self) -> pd.DataFrame:
+        """All dyads: ``dyad, therapist, patient, sessions``."""
+        rows = self.db.query(
+            "SELECT d.code AS dyad, t.code AS therapist, p.code AS patient, "
+            "(SELECT count(*) FROM sessions s WHERE s.dyad_id = d.id) AS sessions "
+            "FROM dyads d JOIN people t ON t.id = d.therapist_id "
+            "JOIN people p ON p.id = d.patient_id ORDER BY d.code"
+        )
+        return pd.DataFrame(list(rows), columns=["dyad", "therapist", "patient", "sessions"])
+
+    def dyad_members(self, dyad: str) -> dict[str, str]:
+        """``{"therapist": code, "patient": code}`` of a dyad."""
+        check_code(dyad, "dyad")
+        row = self.db.conn.execute(
+            "SELECT t.code, p.code FROM dyads d JOIN people t ON t.id = d.therapist_id "
+            "JOIN people p ON p.id = d.patient_id WHERE d.code = ?",
+            (dyad,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"unknown dyad {dyad} (see 'studymgr dyad list')")
+        return {"therapist": row[0], "patient": row[1]}
+
+    # -- sessions -------------------------------------------------------------------------------
+    def add_session(
+        self,
+        dyad: str,
+        number: int,
+        *,
+        date: str | None = None,
+        kind: str = "therapy",
+        scanned: bool = True,
+        attended: bool = True,
+    ) -> None:
+        """Add session ``number`` (1, 2, ...) of a dyad.
+
+        Parameters
+        ----------
+        dyad : str
+            Dyad code.
+        number : int
+            Session number within the dyad, from 1.
+        date : str | None
+            ISO date ``YYYY-MM-DD``.
+        kind : str
+            ``therapy`` or ``interview``.
+        scanned : bool
+            Whether fNIRS recordings are planned for this session.
+        attended : bool
+            Whether the session took place.
+        """
+        check_code(dyad, "dyad")
+        number = check_session_number(number)
+        date = check_date(date)
+        check_choice(kind, SESSION_KINDS, "session kind")
+        with self.transaction():
+            dyad_id = self._dyad_id(dyad)
+            if self._session_row(dyad_id, number) is not None:
+                raise ConflictError(
+                    f"dyad {dyad} already has a session {number} (see 'studymgr session list')"
+                )
+            values = {"date": date, "kind": kind, "scanned": int(scanned),
+                      "attended": int(attended)}
+            self.db.conn.execute(
+                "INSERT INTO sessions (dyad_id, number, date, kind, scanned, attended, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (dyad_id, number, date, kind, int(scanned), int(attended), utcnow()),
+            )
+            self.log("add", "session", f"{dyad}/{number}", new=values)
+
+    def _session_row(self, dyad_id: int | None, number: int) -> sqlite3.Row | None:
+        cur = self.db.conn.execute(
+            "SELECT id, dyad_id, number, date, kind, scanned, attended, locked FROM sessions "
+            "WHERE dyad_id = ? AND number = ?",
+            (dyad_id, number),
+        )
+        return cur.fetchone()
+
+    def session_id(self, dyad: str, number: int) -> int:
+        """Database id of a session, or a clear error if the dyad or session is unknown."""
+        check_code(dyad, "dyad")
+        number = check_session_number(number)
+        row = self._session_row(self._dyad_id(dyad), number)
+        if row is None:
+            raise NotFoundError(
+                f"dyad {dyad} has no session {number} (add it with 'studymgr session add "
+                f"{dyad} {number}')"
+            )
+        return int(row[0])
+
+    def session(self, dyad: str, number: int) -> dict[str, Any]:
+        """One session as a dict (``dyad, session, date, kind, scanned, attended, locked``)."""
+        sid = self.session_id(dyad, number)
+        return self._sessions_frame("WHERE s.id = ?", (sid,)).iloc[0].to_dict()
+
+    def require_unlocked(self, dyad: str, number: int) -> int:
+        """Return the session id, refusing a locked session with a clear message."""
+        sid = self.session_id(dyad, number)
+        locked = self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?", (sid,))
+        if locked.fetchone()[0]:
+            raise ConflictError(
+                f"session {dyad}/{number} is locked: unlock it first "
+                f"('studymgr session unlock {dyad} {number} --reason ...')"
+            )
+        return sid
+
+    def sessions(self, dyad: str | None = None) -> pd.DataFrame:
+        """Sessions, one row each: ``dyad, session, date, kind, scanned, attended, locked``."""
+        if dyad is None:
+            return self._sessions_frame("", ())
+        check_code(dyad, "dyad")
+        self._dyad_id(dyad)
+        return self._sessions_frame("WHERE d.code = ?", (dyad,))
+
+    def _sessions_frame(self, where: str, params: tuple) -> pd.DataFrame:
+        rows = self.db.query(
+            "SELECT d.code AS dyad, s.number AS session, s.date, s.kind, s.scanned, s.attended, "
+            f"s.locked FROM sessions s JOIN dyads d ON d.id = s.dyad_id {where} "
+            "ORDER BY d.code, s.number",
+            params,
+        )
+        frame = pd.DataFrame(
+            list(rows),
+            columns=["dyad", "session", "date", "kind", "scanned", "attended", "locked"],
+        )
+        for col in ("scanned", "attended", "locked"):
+            frame[col] = frame[col].astype(bool)
+        return frame
+
+    def update_session(self, dyad: str, number: int, *, reason: str | None = None,
+                       **changes: Any) -> None:
+        """Change a session's ``date``, ``kind``, ``scanned`` or ``attended`` (audited)."""
+        allowed = {"date", "kind", "scanned", "attended"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InputError(f"cannot change {', '.join(sorted(unknown))} of a session")
+        if "date" in changes:
+            changes["date"] = check_date(changes["date"])
+        if "kind" in changes:
+            check_choice(changes["kind"], SESSION_KINDS, "session kind")
+        for flag in ("scanned", "attended"):
+            if flag in changes:
+                changes[flag] = int(bool(changes[flag]))
+        if not changes:
+            raise InputError("nothing to change: give at least one of date, kind, scanned, "
+                             "attended")
+        with self.transaction():
+            sid = self.require_unlocked(dyad, number)
+            old_row = self.db.conn.execute(
+                "SELECT date, kind, scanned, attended FROM sessions WHERE id = ?", (sid,)
+            ).fetchone()
+            old = dict(zip(("date", "kind", "scanned", "attended"), old_row, strict=True))
+            sets = ", ".join(f"{col} = :{col}" for col in changes)
+            self.db.conn.execute(f"UPDATE sessions SET {sets} WHERE id = :id",
+                                 {**changes, "id": sid})
+            self.log("update", "session", f"{dyad}/{number}",
+                     old={k: old[k] for k in changes}, new=changes, reason=reason)
+
+    def lock_session(self, dyad: str, number: int, *, reason: str | None = None) -> None:
+        """Lock a session: its row, questionnaires, scans and events become read-only."""
+        with self.transaction():
+            sid = self.session_id(dyad, number)
+            if self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?",
+                                    (sid,)).fetchone()[0]:
+                raise ConflictError(f"session {dyad}/{number} is already locked")
+            self.db.conn.execute("UPDATE sessions SET locked = 1 WHERE id = ?", (sid,))
+            self.log("lock", "session", f"{dyad}/{number}", old={"locked": False},
+                     new={"locked": True}, reason=reason)
+
+    def unlock_session(self, dyad: str, number: int, *, reason: str) -> None:
+        """Unlock a locked session; a reason is required and kept in the audit trail."""
+        if not reason or not reason.strip():
+            raise InputError("unlocking a session needs --reason (kept in the audit trail)")
+        with self.transaction():
+            sid = self.session_id(dyad, number)
+            if not self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?",
+                                        (sid,)).fetchone()[0]:
+                raise ConflictError(f"session {dyad}/{number} is not locked")
+            self.db.conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
+            self.log("unlock", "session", f"{dyad}/{number}", old={"locked": True},
+                     new={"locked": False}, reason=reason)
+
+    # -- overview -------------------------------------------------------------------------------
+    def status(self) -> pd.DataFrame:
+        """Completeness, one row per dyad × session (tidy; the CLI draws it as a grid).
+
+        Columns: ``dyad, therapist, patient, session, date, kind, attended, scanned, locked``.
+        """
+        rows = self.db.query(
+            "SELECT d.code AS dyad, t.code AS therapist, p.code AS patient, s.number AS session, "
+            "s.date, s.kind, s.attended, s.scanned, s.locked FROM dyads d "
+            "JOIN people t ON t.id = d.therapist_id JOIN people p ON p.id = d.patient_id "
+            "LEFT JOIN sessions s ON s.dyad_id = d.id ORDER BY d.code, s.number"
+        )
+        columns = ["dyad", "therapist", "patient", "session", "date", "kind", "attended",
+                   "scanned", "locked"]
+        frame = pd.DataFrame(list(rows), columns=columns)
+        frame["session"] = frame["session"].astype("Int64")
+        for col in ("attended", "scanned", "locked"):
+            frame[col] = frame[col].astype("boolean")
+        return frame
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a one-line overview of the study."""
+        q = self.db.conn.execute
+        return {
+            "study": self.name,
+            "schema_version": self.schema_version,
+            "dyads": q("SELECT count(*) FROM dyads").fetchone()[0],
+            "therapists": q("SELECT count(*) FROM people WHERE role = 'therapist'").fetchone()[0],
+            "patients": q("SELECT count(*) FROM people WHERE role = 'patient'").fetchone()[0],
+            "sessions": q("SELECT count(*) FROM sessions").fetchone()[0],
+            "locked": q("SELECT count(*) FROM sessions WHERE locked = 1").fetchone()[0],
+            "data_dir": str(self.data_dir),
+        }
+
+    def audit(self, limit: int | None = 20) -> pd.DataFrame:
+        """The newest ``limit`` audit rows (all when None), newest first."""
+        if limit is not None and int(limit) < 1:
+            raise InputError("--limit must be at least 1")
+        return audit.read(self.db, limit)
+
+    def verify_audit(self) -> list[str]:
+        """Problems in the audit trail's hash chain (empty when intact)."""
+        return audit.verify_chain(self.db)
+
+
+def _integrity_message(exc: sqlite3.IntegrityError) -> str:
+    text = str(exc)
+    if text.startswith("UNIQUE constraint failed"):
+        return f"already exists ({text})"
+    return f"refused by the database: {text}"
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    # A hard link fails if someone created `path` meanwhile (a rename would overwrite it).
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # pragma: no cover - file systems without hard links
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
+
+
+def _resolve_data_dir(stored: str, db_path: Path) -> Path:
+    path = Path(stored)
+    return path if path.is_absolute() else (db_path.parent / path).resolve()
+
+
+def create_study(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    user: str | None = None,
+) -> Study:
+    """Create a new, empty study database and its data folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The database file to create (must not exist).
+    name : str | None
+        The study's code name (default: the file's stem, e.g. ``study``).
+    data_dir : path-like | None
+        Folder for recordings and derived files (default ``<stem>_data`` beside the database).
+        Stored relative to the database when it lies beside it, so the pair can be moved.
+    user : str | None
+        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
+
+    Returns
+    -------
+    Study
+        The open study. Nothing is left behind if creation fails.
+    """
+    path = Path(path)
+    user = check_user(user) if user is not None else default_user()
+    name = check_code(name if name is not None else path.stem, "study name")
+    if path.exists():
+        raise ConflictError(f"{path} already exists: open it, or choose another --db path")
+    if not path.parent.is_dir():
+        raise NotFoundError(f"folder {path.parent} does not exist: create it first")
+    data = Path(data_dir) if data_dir is not None else default_data_dir(path)
+    data_abs = data if data.is_absolute() else (Path.cwd() / data)
+    try:
+        stored_dir = os.path.relpath(data_abs.resolve(), path.parent.resolve())
+    except ValueError:  # pragma: no cover - different drives on Windows
+        stored_dir = str(data_abs.resolve())
+    if stored_dir.startswith(".."):
+        stored_dir = str(data_abs.resolve())
+    # Build the database under a temporary name and rename it into place: a failure at any point
+    # leaves no half-made study behind.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    created_dir = False
+    try:
+        tmp.unlink()
+        db = database.connect(tmp, create=True)
+        try:
+            database.set_wal(db)
+            database.create_schema(db)
+            with database.transaction(db):
+                db.conn.execute(
+                    "INSERT INTO study (id, name, data_dir, created_at, created_by, created_with)"
+                    " VALUES (1, ?, ?, ?, ?, ?)",
+                    (name, stored_dir, utcnow(), user, __version__),
+                )
+                audit.append(db, user=user, action="create", entity="study", key=name,
+                             new={"name": name, "data_dir": stored_dir,
+                                  "schema_version": database.schema_version()})
+        finally:
+            db.close()
+        database.file_mode_private(tmp)
+        if not data_abs.exists():
+            data_abs.mkdir(parents=True)
+            created_dir = True
+            database.file_mode_private(data_abs)
+        _move_into_place(tmp, path)
+    except FileExistsError:
+        raise ConflictError(
+            f"{path} already exists: open it, or choose another --db path"
+        ) from None
+    except BaseException:
+        if created_dir:
+            with contextlib.suppress(OSError):
+                data_abs.rmdir()
+        raise
+    finally:
+        for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    logger.info("created study %s at %s", name, path)
+    return open_study(path, user=user)
+
+
+def open_study(
+    path: str | os.PathLike[str],
+    *,
+    user: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    upgrade: bool = True,
+) -> Study:
+    """Open an existing study, upgrading an older schema in place.
+
+    Parameters
+    ----------
+    path : path-like
+        The study database file.
+    user : str | None
+        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
+    data_dir : path-like | None
+        Use this data folder instead of the stored one (e.g. the study was moved).
+    upgrade : bool
+        Upgrade an older schema (default). With False an older study is refused.
+
+    Raises
+    ------
+    NotFoundError, InputError, SchemaVersionError
+        Missing file, not a SQLite file / not a study / corrupt, or a newer schema.
+    """
+    path = Path(path)
+    user = check_user(user) if user is not None else default_user()
+    db = database.connect(path)
+    try:
+        database.check_is_study(db, path)
+        found = database.database_version(db)
+        current = database.schema_version()
+        if found < current:
+            if not upgrade:
+                raise StudyError(f"{path} has schema version {found}; this studymgr writes "
+                                 f"{current}: open it with upgrading allowed")
+            old, new = database.upgrade(db, path)
+            with database.transaction(db):
+                audit.append(db, user=user, action="upgrade", entity="study", key=path.stem,
+                             old={"schema_version": old}, new={"schema_version": new})
+        elif found > current:
+            database.upgrade(db, path)  # raises the clear "newer schema" error
+        row = db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()
+        if row is None:
+            raise InputError(f"{path} is a studymgr database with no study row: it is damaged")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise InputError(f"{path} is damaged or not a study database ({exc})") from None
+    except BaseException:
+        db.close()
+        raise
+    data = Path(data_dir) if data_dir is not None else _resolve_data_dir(row[0], path)
+    return Study(path, db, data, user)
