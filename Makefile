@@ -28,10 +28,10 @@ demo: $(STAMP)
 	$(BIN)/studymgr --db $(DEMO_DIR)/study.db status
 
 lint: $(STAMP)
-	$(BIN)/ruff check studymgr tests benchmarks
+	$(BIN)/ruff check .
 
 test: $(STAMP)
-	$(BIN)/ruff check studymgr tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
