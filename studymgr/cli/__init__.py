@@ -44,10 +44,15 @@ def cli(ctx: click.Context, db: Path, user: str | None, data_dir: Path | None, v
 
 
 def _register() -> None:
-    from studymgr.cli import people, sessions, study
+    # Every public module of this package contributes its COMMANDS (click commands or groups).
+    import importlib
+    import pkgutil
 
-    for module in (study, people, sessions):
-        for command in module.COMMANDS:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 
 

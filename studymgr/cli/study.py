@@ -61,6 +61,8 @@ def status(obj: Context, fmt: str) -> None:
         return
     click.echo(render_table(status_grid(frame)))
     click.echo("Cells: T therapy, I interview, * scans planned, x not attended, L locked.")
+    for legend in study.status_legends():
+        click.echo(legend)
 
 
 def status_grid(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +89,9 @@ def _cell(r) -> str:
         text += "x"
     if r.locked:
         text += "L"
-    return text
+    marks = [str(v) for k, v in r._asdict().items()
+             if k.startswith("mark_") and isinstance(v, str) and v]
+    return " ".join([text, *marks])
 
 
 @click.command()

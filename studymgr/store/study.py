@@ -32,6 +32,8 @@ from studymgr.ids import (
     utcnow,
 )
 from studymgr.store import audit, database
+from studymgr.store.recordings import RecordingsMixin
+from studymgr.store.responses import ResponsesMixin
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def default_data_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "_data")
 
 
-class Study:
+class Study(ResponsesMixin, RecordingsMixin):
     """An open study database.
 
     Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
@@ -369,7 +371,11 @@ class Study:
     def status(self) -> pd.DataFrame:
         """Completeness, one row per dyad × session (tidy; the CLI draws it as a grid).
 
-        Columns: ``dyad, therapist, patient, session, date, kind, attended, scanned, locked``.
+        Columns: ``dyad, therapist, patient, session, date, kind, attended, scanned, locked``,
+        then the columns that each part of the store adds (questionnaires, scans, synchrony):
+        every class in the MRO with its own ``_extend_status(self, frame)`` gets to add columns.
+        A column named ``mark_<x>`` holds a short text the CLI grid shows in the session's cell;
+        the class attribute ``status_legend`` explains it.
         """
         rows = self.db.query(
             "SELECT d.code AS dyad, t.code AS therapist, p.code AS patient, s.number AS session, "
@@ -383,7 +389,16 @@ class Study:
         frame["session"] = frame["session"].astype("Int64")
         for col in ("attended", "scanned", "locked"):
             frame[col] = frame[col].astype("boolean")
+        for klass in reversed(type(self).__mro__):
+            extend = klass.__dict__.get("_extend_status")
+            if extend is not None:
+                frame = extend(self, frame)
         return frame
+
+    def status_legends(self) -> list[str]:
+        """Explanations of the ``mark_*`` columns added to :meth:`status`."""
+        return [k.__dict__["status_legend"] for k in reversed(type(self).__mro__)
+                if "status_legend" in k.__dict__]
 
     def summary(self) -> dict[str, Any]:
         """Counts for a one-line overview of the study."""
