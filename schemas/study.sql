@@ -251,10 +251,13 @@ BEGIN
 END;
 
 -- One computation (synchrony, pseudo-dyads, models, ...) with everything needed to reproduce it.
+-- Session-level runs (synchrony of one session) name their session; study-level runs (models) do
+-- not. A run is skipped when one with the same kind, session, config hash and input hashes is done.
 CREATE TABLE analysis_runs (
     id           INTEGER PRIMARY KEY,
     kind         TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32
                                       AND kind NOT GLOB '*[^a-z0-9_-]*'),
+    session_id   INTEGER REFERENCES sessions (id),
     config       TEXT NOT NULL CHECK (json_valid(config)),
     config_hash  TEXT NOT NULL CHECK (length(config_hash) = 64),
     input_hashes TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(input_hashes)),
@@ -284,6 +287,25 @@ CREATE TABLE synchrony_results (
     n_cells         INTEGER CHECK (n_cells IS NULL OR n_cells >= 0),
     UNIQUE (run_id, therapist_scan, patient_scan, measure, chromophore, level,
             therapist_unit, patient_unit)
+);
+
+-- True synchrony against its pseudo-dyad baseline, per session and unit pair: a seeded
+-- permutation p-value (the share of pseudo pairs at least as synchronous, with the +1 correction).
+CREATE TABLE synchrony_tests (
+    run_id          INTEGER NOT NULL REFERENCES analysis_runs (id) ON DELETE CASCADE,
+    session_id      INTEGER NOT NULL REFERENCES sessions (id),
+    measure         TEXT NOT NULL DEFAULT 'wtc' CHECK (length(measure) BETWEEN 1 AND 32),
+    chromophore     TEXT NOT NULL CHECK (chromophore IN ('hbo', 'hbr', 'eeg')),
+    level           TEXT NOT NULL CHECK (level IN ('channel', 'roi', 'session')),
+    therapist_unit  TEXT NOT NULL,
+    patient_unit    TEXT NOT NULL,
+    true_value      REAL,
+    pseudo_mean     REAL,
+    pseudo_sd       REAL,
+    n_pseudo        INTEGER NOT NULL CHECK (n_pseudo >= 0),
+    p_value         REAL CHECK (p_value IS NULL OR p_value BETWEEN 0 AND 1),
+    seed            INTEGER NOT NULL,
+    PRIMARY KEY (run_id, measure, chromophore, level, therapist_unit, patient_unit)
 );
 
 -- A fitted model: its formula, fit statistics and random effects as JSON, fixed effects as rows.
@@ -342,3 +364,4 @@ CREATE INDEX scans_session ON scans (session_id);
 CREATE INDEX events_session ON events (session_id);
 CREATE INDEX synchrony_session ON synchrony_results (session_id, pair);
 CREATE INDEX synchrony_run ON synchrony_results (run_id);
+CREATE INDEX runs_lookup ON analysis_runs (kind, session_id, config_hash);

@@ -113,5 +113,5 @@ def test_shipped_schema_creates_cleanly(study):
     names = {r[0] for r in study.db.conn.execute("SELECT name FROM sqlite_master")}
     for table in ("study", "people", "dyads", "sessions", "instruments", "responses",
                   "response_items", "scores", "scans", "scan_pairs", "events", "analysis_runs",
-                  "synchrony_results", "model_fits", "model_terms", "audit_log"):
+                  "synchrony_results", "synchrony_tests", "model_fits", "model_terms", "audit_log"):
         assert table in names
