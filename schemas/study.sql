@@ -3,7 +3,7 @@
 -- A fresh study is created by running this file; an older study is brought up to date by the
 -- scripts in schemas/migrations/ (vN.sql takes a database from version N-1 to N). The line
 -- below is read by studymgr as the current schema version: bump it together with a migration.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Identifiers (person, dyad, rater codes, instrument names) are pseudonymous codes: 1-32 letters,
 -- digits, '-' or '_'. The database refuses anything else, so a path or a quote can never be stored.
@@ -223,6 +223,49 @@ BEGIN
     SELECT RAISE(ABORT, 'session is locked');
 END;
 
+-- Item values and scores belong to a response; they follow its session's lock too.
+CREATE TRIGGER response_items_locked_insert BEFORE INSERT ON response_items
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = NEW.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER response_items_locked_change BEFORE UPDATE ON response_items
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = OLD.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER response_items_locked_delete BEFORE DELETE ON response_items
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = OLD.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER scores_locked_insert BEFORE INSERT ON scores
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = NEW.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER scores_locked_change BEFORE UPDATE ON scores
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = OLD.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER scores_locked_delete BEFORE DELETE ON scores
+WHEN (SELECT s.locked FROM responses r JOIN sessions s ON s.id = r.session_id
+      WHERE r.id = OLD.response_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
 CREATE TRIGGER scans_locked_insert BEFORE INSERT ON scans
 WHEN (SELECT locked FROM sessions WHERE id = NEW.session_id) = 1
 BEGIN
@@ -248,6 +291,36 @@ WHEN NEW.person_id IS NOT (
     FROM sessions s JOIN dyads d ON d.id = s.dyad_id WHERE s.id = NEW.session_id)
 BEGIN
     SELECT RAISE(ABORT, 'scans: person_id is not the dyad member with that role');
+END;
+
+-- (v2) A locked session's scans cannot be updated nor its events changed or removed; a scan keeps
+-- the dyad's member of its role as its person when it is updated (a replaced recording).
+CREATE TRIGGER scans_locked_update BEFORE UPDATE ON scans
+WHEN (SELECT locked FROM sessions WHERE id = OLD.session_id) = 1
+  OR (SELECT locked FROM sessions WHERE id = NEW.session_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER scans_person_role_update BEFORE UPDATE OF session_id, person_id, role ON scans
+WHEN NEW.person_id IS NOT (
+    SELECT CASE NEW.role WHEN 'therapist' THEN d.therapist_id ELSE d.patient_id END
+    FROM sessions s JOIN dyads d ON d.id = s.dyad_id WHERE s.id = NEW.session_id)
+BEGIN
+    SELECT RAISE(ABORT, 'scans: person_id is not the dyad member with that role');
+END;
+
+CREATE TRIGGER events_locked_update BEFORE UPDATE ON events
+WHEN (SELECT locked FROM sessions WHERE id = OLD.session_id) = 1
+  OR (SELECT locked FROM sessions WHERE id = NEW.session_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
+END;
+
+CREATE TRIGGER events_locked_delete BEFORE DELETE ON events
+WHEN (SELECT locked FROM sessions WHERE id = OLD.session_id) = 1
+BEGIN
+    SELECT RAISE(ABORT, 'session is locked');
 END;
 
 -- One computation (synchrony, pseudo-dyads, models, ...) with everything needed to reproduce it.

@@ -110,6 +110,24 @@ def test_locked_session_is_read_only(conn):
     refused(conn, "INSERT INTO responses (session_id, instrument_id, respondent, timing, "
             "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)", (sid, NOW),
             match="locked")
+    # item values and scores of a response follow its session's lock
+    conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
+    rid = conn.execute("INSERT INTO responses (session_id, instrument_id, respondent, timing, "
+                       "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)",
+                       (sid, NOW)).lastrowid
+    conn.execute("INSERT INTO response_items (response_id, item, position, value) "
+                 "VALUES (?, '1', 1, 2.0)", (rid,))
+    conn.execute("INSERT INTO scores (response_id, scale, value, n_answered, n_items) "
+                 "VALUES (?, 'total', 2.0, 1, 1)", (rid,))
+    conn.execute("UPDATE sessions SET locked = 1 WHERE id = ?", (sid,))
+    for sql in ("UPDATE response_items SET value = 3.0", "DELETE FROM response_items",
+                "INSERT INTO response_items (response_id, item, position, value) "
+                f"VALUES ({rid}, '2', 2, 1.0)",
+                "UPDATE scores SET value = 9.0", "DELETE FROM scores",
+                "INSERT INTO scores (response_id, scale, value, n_answered, n_items) "
+                f"VALUES ({rid}, 'sub', 1.0, 1, 1)",
+                "DELETE FROM responses"):
+        refused(conn, sql, match="locked")
     # unlocking is the one change allowed
     conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
 
