@@ -32,6 +32,8 @@ from studymgr.ids import (
     utcnow,
 )
 from studymgr.store import audit, database
+from studymgr.store.analyses import AnalysesMixin
+from studymgr.store.modelruns import ModelRunsMixin
 from studymgr.store.recordings import RecordingsMixin
 from studymgr.store.responses import ResponsesMixin
 
@@ -54,7 +56,7 @@ def default_data_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "_data")
 
 
-class Study(ResponsesMixin, RecordingsMixin):
+class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin):
     """An open study database.
 
     Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
@@ -366,6 +368,17 @@ class Study(ResponsesMixin, RecordingsMixin):
             self.db.conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
             self.log("unlock", "session", f"{dyad}/{number}", old={"locked": True},
                      new={"locked": False}, reason=reason)
+
+    # -- analyses -------------------------------------------------------------------------------
+    def compute_synchrony(self, config: Any = None, *, dyad: str | None = None,
+                          session: int | None = None, jobs: int = 1, force: bool = False,
+                          progress: Any = None) -> pd.DataFrame:
+        """Compute and store synchrony of scanned sessions (see
+        :func:`studymgr.pipeline.compute_synchrony`)."""
+        from studymgr.pipeline import compute_synchrony
+
+        return compute_synchrony(self, config, dyad=dyad, session=session, jobs=jobs,
+                                 force=force, progress=progress)
 
     # -- overview -------------------------------------------------------------------------------
     def status(self) -> pd.DataFrame:

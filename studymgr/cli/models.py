@@ -1,0 +1,249 @@
+"""``studymgr models ...``: mixed-effects models of synchrony growth and of outcomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from studymgr.cli._common import Context, _records, emit, output_options, pass_ctx, render_table
+
+CONFIG_HELP = ("JSON file with model settings: chromophore, constructs (per construct: "
+               "instrument, scale, respondent, timing), kinds, lag, roi_pairs.")
+
+
+def _config_options(func):
+    func = click.option("--instrument", "instruments", multiple=True,
+                        metavar="CONSTRUCT=NAME[@VERSION]",
+                        help="Use this instrument for a construct (repeatable), e.g. "
+                             "symptoms=gad7.")(func)
+    func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        default=None, help=CONFIG_HELP)(func)
+    func = click.option("--chromophore", type=click.Choice(["hbo", "hbr"]), default=None,
+                        help="Synchrony of this chromophore [default: hbo, or the config's].")(
+        func)
+    return func
+
+
+def _config(config_path, chromophore, instruments):
+    from studymgr.modelrun import load_config, parse_choices
+
+    return load_config(config_path, chromophore=chromophore,
+                       instruments=parse_choices(instruments))
+
+
+@click.group()
+def models() -> None:
+    """Fit, show and export the study's mixed-effects models."""
+
+
+@models.command("fit")
+@_config_options
+@output_options
+@pass_ctx
+def models_fit(obj: Context, chromophore, config_path, instruments, fmt) -> None:
+    """Fit every model the stored data allow and store them (replacing the previous run).
+
+    Builds the analysis table (one row per dyad x session: synchrony, true and pseudo, per ROI
+    pair and overall, beside symptoms, wellbeing, alliance and session quality) and fits: the
+    growth of synchrony over sessions; true vs pseudo-dyad growth (session:pair); each outcome
+    on synchrony (same session and lagged); the same with alliance, and synchrony vs alliance
+    as a tested contrast; repeated-measures correlations; growth per ROI pair with
+    Benjamini-Hochberg correction. Models whose data are missing are skipped and models whose
+    data are degenerate are stored as failed, each with a note saying why.
+
+    Defaults: HbO; every construct patient-rated; symptoms and wellbeing before the session,
+    alliance and session quality after it; the instrument's primary scale; with several
+    instruments for a construct, the one with most responses (the notes say so).
+
+    Exit status 0 when at least one model was fitted (notes list what was skipped or failed);
+    2 when nothing at all could be fitted (nothing is stored then).
+
+    A --config file is a JSON object, e.g. {"lag": 1, "constructs": {"symptoms":
+    {"instrument": "state-test-anxiety", "timing": "post"}}}.
+
+    \b
+    Examples:
+        studymgr models fit
+        studymgr models fit --chromophore hbr --instrument symptoms=gad7@2006
+        studymgr models fit --config models.json --json
+    """
+    cfg = _config(config_path, chromophore, instruments)
+    run = obj.study().fit_models(cfg)
+    emit(run.summary(), fmt)
+    if fmt == "table":
+        n_ok = sum(f.status == "ok" for f in run.fits)
+        click.echo(f"\nStored models run {run.run_id}: {n_ok} fitted, "
+                   f"{len(run.fits) - n_ok} failed (see 'studymgr models show').")
+        if run.notes:
+            click.echo("Notes:")
+            for note in run.notes:
+                click.echo(f"  - {note}")
+
+
+@models.command("show")
+@click.option("--model", "names", multiple=True, metavar="NAME",
+              help="Only this model (repeatable), e.g. growth or outcome:symptoms.")
+@output_options
+@pass_ctx
+def models_show(obj: Context, names, fmt) -> None:
+    """Show the stored models: formula, fixed effects (with Satterthwaite df and p), random
+    effects and fit notes (fallbacks, singular fits) per model.
+
+    --csv prints the tidy fixed-effects table of all models (model, term, estimate, se, df, t,
+    p, ci_low, ci_high, p_fdr); --json prints the whole run.
+
+    \b
+    Examples:
+        studymgr models show
+        studymgr models show --model growth --model outcome:symptoms
+        studymgr models show --csv > model_terms.csv
+    """
+    from studymgr.errors import NotFoundError
+
+    res = obj.study().model_results()
+    if names and not res["run"].empty:
+        known = list(res["fits"]["model"])
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise NotFoundError(f"no model {', '.join(map(repr, unknown))} in the stored run; "
+                                f"models: {', '.join(known)}")
+        keep = set(names)
+        for key in ("fits", "terms", "random", "roi"):
+            res[key] = res[key].loc[res[key]["model"].isin(keep)].reset_index(drop=True)
+    if fmt == "csv":
+        emit(res["terms"], fmt)
+    elif fmt == "json":
+        click.echo(json.dumps(_as_json(res), indent=2, default=str))
+    elif res["run"].empty:
+        click.echo("No models fitted yet: run 'studymgr models fit'.")
+    else:
+        click.echo(_as_text(res, filtered=bool(names)))
+
+
+def _as_json(res: dict[str, pd.DataFrame]) -> dict:
+    if res["run"].empty:
+        return {"run": None, "constructs": [], "models": [], "roi": []}
+    run = _records(res["run"])[0]
+    run["config"] = json.loads(run["config"])
+    run["notes"] = run["notes"].splitlines() if run["notes"] else []
+    models = []
+    for fit in _records(res["fits"]):
+        name = fit["model"]
+        terms = res["terms"].loc[res["terms"]["model"] == name].drop(columns="model")
+        random = res["random"].loc[res["random"]["model"] == name].drop(columns="model")
+        models.append({**fit, "fixed": _records(terms), "random": _records(random)})
+    return {"run": run, "constructs": _records(res["constructs"]), "models": models,
+            "roi": _records(res["roi"])}
+
+
+def _as_text(res: dict[str, pd.DataFrame], filtered: bool) -> str:
+    run = res["run"].iloc[0]
+    lines = [f"Models run {run['run_id']} by {run['started_by']} at {run['started_at']}: "
+             f"{run['n_fits']} fitted, {run['n_failed']} failed",
+             f"Analysis table sha256 {run['analysis_table']}"]
+    if not filtered:
+        lines.append("Constructs:")
+        for c in res["constructs"].itertuples(index=False):
+            if pd.isna(c.instrument):
+                lines.append(f"  {c.construct}: none entered")
+            else:
+                lines.append(f"  {c.construct}: {c.instrument}@{c.version} scale {c.scale} "
+                             f"({c.respondent}-rated, {c.timing}-session; {c.n_responses} "
+                             f"responses; {c.chosen})")
+        if run["notes"]:
+            lines.append("Notes:")
+            lines += [f"  - {n}" for n in run["notes"].splitlines()]
+    for fit in res["fits"].itertuples(index=False):
+        lines += ["", f"== {fit.model} ({fit.status}) ==", fit.formula]
+        if fit.status != "ok":
+            lines.append(f"Failed: {fit.message}")
+            continue
+        terms = res["terms"].loc[res["terms"]["model"] == fit.model].drop(columns="model")
+        if fit.model == "rm_corr":
+            terms = terms.rename(columns={"estimate": "r"}).drop(columns=["se", "t"])
+            lines += [f"{int(fit.n_obs)} observations in {int(fit.n_groups)} dyads",
+                      render_table(terms)]
+            if fit.message:
+                lines.append(f"Notes: {fit.message}")
+            continue
+        if terms["p_fdr"].isna().all():
+            terms = terms.drop(columns="p_fdr")
+        lines.append(f"{int(fit.n_obs)} observations in {int(fit.n_groups)} dyads; R2 marginal "
+                     f"{_f(fit.r2_marginal)}, conditional {_f(fit.r2_conditional)}; ICC "
+                     f"{_f(fit.icc)}; {'converged' if fit.converged else 'NOT converged'}")
+        lines += ["Fixed effects (t-tests on Satterthwaite df, 95% CI):", render_table(terms)]
+        random = res["random"].loc[res["random"]["model"] == fit.model].drop(columns="model")
+        lines += ["Random effects (variances, SDs; covariances, correlations):",
+                  render_table(random)]
+        if fit.notes:
+            lines.append("Fit notes:")
+            lines += [f"  - {n}" for n in str(fit.notes).splitlines() if n]
+    if not res["roi"].empty:
+        lines += ["", "== growth per ROI pair (Benjamini-Hochberg across ROI pairs) ==",
+                  render_table(res["roi"].drop(columns=["model"]))]
+    return "\n".join(lines)
+
+
+def _f(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.3f}"
+
+
+@models.command("data")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              show_default=True, help="CSV file to write ('-': standard output).")
+@_config_options
+@pass_ctx
+def models_data(obj: Context, out, chromophore, config_path, instruments) -> None:
+    """Write the analysis table as CSV, to refit the same models elsewhere (e.g. in R).
+
+    One header line (no comments), one row per dyad x session, missing values empty, numbers in
+    full precision (shortest form that reads back exactly). Columns:
+
+    \b
+      dyad, session, kind     the session (number within the dyad; therapy or interview)
+      synchrony               true-pair synchrony index: wavelet coherence (0-1) averaged
+                              over homologous ROI pairs, of the chosen chromophore
+      synchrony_pseudo        the same, averaged over the session's pseudo-dyad pairs
+      n_pseudo                number of pseudo pairs in that average
+      symptoms, wellbeing,    score of the instrument and scale used for each construct
+      alliance,               (see 'studymgr models show'), in the scale's units
+      session_quality
+      synchrony.T.P,          synchrony of therapist ROI T with patient ROI P, true pair and
+      synchrony_pseudo.T.P    pseudo-pair mean (one pair of columns per ROI pair)
+
+    The models of 'studymgr models fit', in lme4 syntax (person-mean centring: x_within = x -
+    dyad mean, x_between = dyad mean - grand mean):
+    synchrony ~ session + (1 + session | dyad);
+    outcome ~ session + synchrony_within + synchrony_between + (1 | dyad).
+    The table's sha256 is printed to stderr and compared with the stored models run.
+
+    \b
+    Examples:
+        studymgr models data --out analysis.csv
+        studymgr models data --chromophore hbr --out analysis_hbr.csv
+        studymgr models data > analysis.csv
+    """
+    from studymgr.modelrun import analysis_table, write_table
+
+    study = obj.study()
+    table = analysis_table(study, _config(config_path, chromophore, instruments))
+    run = study.model_run()
+    if run is None:
+        same = "no models run is stored"
+    elif run["input_hashes"].get("analysis_table") == table.sha256:
+        same = "the same table as the stored models run"
+    else:
+        same = "differs from the stored models run's table (data or settings changed since)"
+    if out == "-":
+        click.echo(table.to_csv(), nl=False)
+        click.echo(f"sha256 {table.sha256}: {same}", err=True)
+        return
+    path = write_table(table, Path(out))
+    rows, cols = table.frame.shape
+    click.echo(f"Wrote {rows} rows x {cols} columns to {path} (sha256 {table.sha256}: {same})")
+
+
+COMMANDS = [models]

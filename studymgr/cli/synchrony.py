@@ -1,0 +1,123 @@
+"""``studymgr synchrony ...``: inter-brain synchrony of scanned sessions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from studymgr.cli._common import Context, emit, output_options, pass_ctx
+
+
+@click.group()
+def synchrony() -> None:
+    """Compute and list therapist-patient synchrony (wavelet coherence)."""
+
+
+class _Bars:
+    """One progress bar per phase on stderr (hidden when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.phase = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            label = {"prepare": "Preprocessing recordings", "compute": "Computing sessions"}
+            self.bar = click.progressbar(length=total, label=label.get(phase, phase),
+                                         file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+            self.phase = phase
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@synchrony.command("compute")
+@click.option("--dyad", default=None, help="Only this dyad.")
+@click.option("--session", type=int, default=None, help="Only this session number.")
+@click.option("--band", nargs=2, type=float, default=(0.05, 0.10), show_default=True,
+              metavar="FMIN FMAX", help="Frequency band in Hz.")
+@click.option("--pairs", type=click.Choice(["homologous", "all"]), default="homologous",
+              show_default=True, help="Channel pairs: the same channel in both, or all pairs.")
+@click.option("--convention", type=click.Choice(["grinsted", "pycwt"]), default="grinsted",
+              show_default=True, help="Wavelet-coherence convention.")
+@click.option("--montage", type=click.Path(dir_okay=False), default=None,
+              help="CSV with columns channel,roi (default: each channel its own ROI).")
+@click.option("--no-pseudo", is_flag=True, help="Skip the pseudo-dyad baseline.")
+@click.option("--max-pseudo", type=int, default=50, show_default=True,
+              help="At most this many pseudo pairs per session (seeded subset).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of that subset.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--force", is_flag=True, help="Recompute sessions that are up to date.")
+@output_options
+@pass_ctx
+def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, montage, no_pseudo,
+                      max_pseudo, seed, jobs, force, fmt) -> None:
+    """Compute synchrony for every scanned session with both recordings.
+
+    Each recording is verified against its hash, preprocessed (optical density, scalp coupling,
+    TDDR, Beer-Lambert, short-channel regression, band-pass) and paired; sessions whose inputs
+    and settings are unchanged are skipped. Exit status 2 if any session failed.
+
+    \b
+    Examples:
+        studymgr synchrony compute
+        studymgr synchrony compute --dyad D01 --session 3 --force
+        studymgr synchrony compute --pairs all --montage rois.csv --jobs 2
+    """
+    from studymgr.montage import load_montage
+    from studymgr.pipeline import SynchronyConfig
+
+    mapping = tuple(load_montage(montage).items()) if montage else None
+    config = SynchronyConfig(band=tuple(band), pairs=pairs, convention=convention,
+                             pseudo=not no_pseudo, max_pseudo=max_pseudo, seed=seed,
+                             montage=mapping)
+    bars = _Bars()
+    try:
+        summary = obj.study().compute_synchrony(config, dyad=dyad, session=session, jobs=jobs,
+                                                force=force, progress=bars)
+    finally:
+        bars.close()
+    emit(summary, fmt)
+    if fmt == "table":
+        counts = summary["status"].value_counts().to_dict()
+        click.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
+    if (summary["status"] == "failed").any():
+        raise SystemExit(2)
+
+
+@synchrony.command("list")
+@click.option("--dyad", default=None, help="Only this dyad.")
+@click.option("--level", type=click.Choice(["session", "roi", "channel"]), default="session",
+              show_default=True, help="Session index, ROI pairs or channel pairs.")
+@click.option("--pair", type=click.Choice(["true", "pseudo"]), default=None,
+              help="Only true or only pseudo pairs.")
+@click.option("--chromophore", type=click.Choice(["hbo", "hbr"]), default=None)
+@click.option("--tests", is_flag=True, help="True vs pseudo-dyad baseline with p-values.")
+@output_options
+@pass_ctx
+def synchrony_list(obj: Context, dyad, level, pair, chromophore, tests, fmt) -> None:
+    """List stored synchrony values (tidy: one row per session, pair and unit pair).
+
+    \b
+    Examples:
+        studymgr synchrony list
+        studymgr synchrony list --pair true --chromophore hbo --csv > synchrony.csv
+        studymgr synchrony list --tests --level roi
+    """
+    study = obj.study()
+    if tests:
+        frame = study.synchrony_tests(dyad=dyad, level=level)
+    else:
+        frame = study.synchrony(dyad=dyad, level=level, pair=pair, chromophore=chromophore)
+        if fmt == "table":
+            frame = frame.drop(columns=["run_id", "config_hash"])
+    emit(frame, fmt, empty="No synchrony yet: run 'studymgr synchrony compute'.")
+
+
+COMMANDS = [synchrony]
