@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 CONSTRUCTS = ("symptoms", "wellbeing", "alliance", "session_quality")
 OUTCOMES = ("symptoms", "wellbeing", "session_quality")
-CHROMOPHORES = ("hbo", "hbr")
+CHROMOPHORES = ("hbo", "hbr", "eeg")
 ROLES = ("therapist", "patient")
 TIMINGS = ("pre", "post")
 KINDS = ("therapy", "interview")
@@ -104,7 +104,8 @@ class ModelConfig:
     Attributes
     ----------
     chromophore : str
-        ``hbo`` (default) or ``hbr``: whose synchrony enters the table.
+        ``hbo`` (default) or ``hbr``: whose synchrony enters the table; ``eeg`` for EEG
+        sessions (see ``measure``).
     constructs : dict of str to ConstructSource
         Source of each construct (symptoms, wellbeing, alliance, session_quality).
     kinds : tuple of str
@@ -113,6 +114,10 @@ class ModelConfig:
         Sessions between synchrony and outcome in the lagged outcome models (>= 1).
     roi_pairs : str
         ``all`` ROI pairs stored (default) or only ``homologous`` ones (same ROI in both).
+    measure : str or None
+        The stored synchrony measure; None means ``wtc`` (wavelet coherence) for ``hbo`` and
+        ``hbr`` and ``plv_alpha`` (alpha-band phase-locking value) for ``eeg``; e.g.
+        ``aec_theta`` picks another EEG measure.
     """
 
     chromophore: str = "hbo"
@@ -120,6 +125,14 @@ class ModelConfig:
     kinds: tuple[str, ...] = KINDS
     lag: int = 1
     roi_pairs: str = "all"
+    measure: str | None = None
+
+    @property
+    def synchrony_measure(self) -> str:
+        """The measure the table reads (``measure``, or the chromophore's default)."""
+        if self.measure is not None:
+            return self.measure
+        return "plv_alpha" if self.chromophore == "eeg" else "wtc"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | ModelConfig | None) -> ModelConfig:
@@ -162,6 +175,13 @@ class ModelConfig:
             out = replace(out, roi_pairs=_choice(data["roi_pairs"], ROI_PAIRS, "roi_pairs"))
         if "constructs" in data:
             out = replace(out, constructs=_parse_constructs(data["constructs"]))
+        if data.get("measure") is not None:
+            measure = data["measure"]
+            if not isinstance(measure, str) or not 1 <= len(measure) <= 32 or any(
+                    not (c.isascii() and (c.isalnum() or c == "_")) for c in measure):
+                raise InputError(f"invalid measure {measure!r} in the model configuration: e.g. "
+                                 "wtc, plv_alpha, aec_theta")
+            out = replace(out, measure=measure)
         return out
 
     def with_instruments(self, choices: Mapping[str, str]) -> ModelConfig:
@@ -182,6 +202,7 @@ class ModelConfig:
             "kinds": list(self.kinds),
             "lag": self.lag,
             "roi_pairs": self.roi_pairs,
+            "measure": self.measure,
         }
 
 
@@ -366,6 +387,8 @@ def build_analysis_table(sessions: pd.DataFrame, synchrony: pd.DataFrame,
 
     # -- synchrony: the session index and each ROI pair, true and pseudo -----------------------
     sync = synchrony.loc[synchrony["chromophore"] == config.chromophore].copy()
+    if "measure" in sync.columns:  # the store's frame is already one measure
+        sync = sync.loc[sync["measure"] == config.synchrony_measure]
     if not len(sync) and len(synchrony):
         other = sorted(set(synchrony["chromophore"]) - {config.chromophore})
         notes.append(f"no {config.chromophore} synchrony is stored (only "

@@ -711,6 +711,9 @@ def _build(doc: dict[str, Any], label: str) -> Instrument:
                     f"item '{iid}' has min {_fmt(lo)} >= max {_fmt(hi)}; min must be below max"
                 )
             n_steps = (hi - lo) / step
+            if not math.isfinite(n_steps):  # e.g. min -1e308, max 1e308
+                raise fail(f"item '{iid}': the range {_fmt(lo)}-{_fmt(hi)} is too wide; give "
+                           "the item's real minimum and maximum")
             if abs(n_steps - round(n_steps)) > _GRID_TOL:
                 raise fail(
                     f"item '{iid}': step {_fmt(step)} does not divide the range "

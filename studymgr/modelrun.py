@@ -286,8 +286,9 @@ def analysis_table(study: Any, config: ModelConfig | Mapping[str, Any] | None = 
     AnalysisTable
     """
     cfg = resolve_config(config)
-    synchrony = pd.concat([study.synchrony(level="session"), study.synchrony(level="roi")],
-                          ignore_index=True)
+    measure = cfg.synchrony_measure
+    synchrony = pd.concat([study.synchrony(level="session", measure=measure),
+                           study.synchrony(level="roi", measure=measure)], ignore_index=True)
     return build_analysis_table(study.sessions(), synchrony, study.scores(), cfg)
 
 

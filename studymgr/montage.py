@@ -45,13 +45,16 @@ def load_montage(path: str | os.PathLike[str]) -> dict[str, str]:
 
 def parse_montage(text: str, *, name: str = "montage") -> dict[str, str]:
     """Parse montage CSV text (see :func:`load_montage`)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"channel", "roi"} <= {
-        (f or "").strip() for f in reader.fieldnames
-    }:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fieldnames = reader.fieldnames
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a stray quote or line break inside a field
+        raise InputError(f"{name}: not a valid CSV file ({exc})") from None
+    if fieldnames is None or not {"channel", "roi"} <= {(f or "").strip() for f in fieldnames}:
         raise InputError(f"{name}: a montage needs the columns 'channel' and 'roi'")
     mapping: dict[str, str] = {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         channel = (row.get("channel") or "").strip()
         roi = (row.get("roi") or "").strip()
         if not CHANNEL_RE.fullmatch(channel):

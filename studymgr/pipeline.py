@@ -4,7 +4,8 @@ The work runs in three phases so that every recording is read and preprocessed o
 the number of pairs it joins:
 
 1. *prepare* each recording needed (verify its hash, read it with MNE, preprocess, resample to
-   the run's common rate) — in parallel over recordings;
+   the run's common rate) — in parallel over recordings (on an executor: this process, a local
+   process pool or a Dask cluster, see :mod:`studymgr.executors`);
 2. *compute* each session: the true therapist–patient pair and its pseudo-dyads (the therapist
    with other dyads' patients at the same session number, and the patient with other dyads'
    therapists), per channel pair, ROI pair and for the session — in parallel over sessions;
@@ -21,7 +22,6 @@ import datetime as dt
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from studymgr.errors import InputError, StudyError
+from studymgr.executors import Executor, LocalExecutor, TaskFailure
 from studymgr.montage import channel_base
 from studymgr.preprocess import PreprocessConfig, preprocess
 from studymgr.provenance import config_hash
@@ -357,6 +358,18 @@ def _compute_job(args: tuple[SessionJob, dict[int, PreparedScan], SynchronyConfi
     return compute_session(*args)
 
 
+def _compute_staged(payload: tuple[SessionJob, SynchronyConfig],
+                    prepared: dict[int, PreparedScan | str]) -> SessionResult:
+    """A session on its prepared recordings; a failed preparation (its message) fails the
+    session when it is one of its own recordings, and drops the pseudo pairs it is in."""
+    job, config = payload
+    bad = [prepared[i] for i in (job.therapist, job.patient) if isinstance(prepared.get(i), str)]
+    if bad:
+        return SessionResult(job=job, error=bad[0])
+    return compute_session(job, {i: p for i, p in prepared.items() if not isinstance(p, str)},
+                           config)
+
+
 def _prepare_job(args: tuple[ScanInput, SynchronyConfig, float]) -> PreparedScan | str:
     scan, config, sfreq = args
     try:
@@ -406,11 +419,7 @@ def plan_jobs(sessions: pd.DataFrame, config: SynchronyConfig) -> list[SessionJo
 
 def run_parallel(func: Callable, items: Sequence, jobs: int) -> Iterable:
     """``map`` in order, in ``jobs`` processes when jobs > 1."""
-    if jobs <= 1 or len(items) <= 1:
-        yield from map(func, items)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(func, items)
+    return LocalExecutor(max(1, jobs)).map(func, items)
 
 
 # -- orchestration over a study ------------------------------------------------------------------
@@ -420,7 +429,8 @@ SUMMARY_COLUMNS = ["dyad", "session", "status", "pseudo_pairs", "synchrony_hbo",
 
 def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
                       dyad: str | None = None, session: int | None = None, jobs: int = 1,
-                      force: bool = False, progress: ProgressFn | None = None) -> pd.DataFrame:
+                      force: bool = False, progress: ProgressFn | None = None,
+                      executor: Executor | None = None) -> pd.DataFrame:
     """Compute and store synchrony for every scanned session that needs it.
 
     A session is skipped when its stored run has the same configuration hash and input hashes
@@ -435,11 +445,15 @@ def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
     dyad, session : str, int | None
         Restrict to one dyad and/or session number (pseudo partners still come from all dyads).
     jobs : int
-        Worker processes for preprocessing and coherence.
+        Worker processes for preprocessing and coherence (when no ``executor`` is given).
     force : bool
         Recompute sessions whose results are up to date.
     progress : callable | None
         Called as ``progress(phase, done, total)`` with phase ``"prepare"`` or ``"compute"``.
+    executor : Executor | None
+        Where recordings are prepared and sessions computed (default: a
+        :class:`~studymgr.executors.LocalExecutor` with ``jobs`` processes). On a Dask cluster a
+        session whose task fails twice is reported as failed and the others finish.
 
     Returns
     -------
@@ -478,7 +492,8 @@ def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
         else:
             todo.append(job)
     if todo:
-        summary += _run_jobs(study, todo, everything, config, chash, versions(), jobs, progress)
+        summary += _run_jobs(study, todo, everything, config, chash, versions(),
+                             executor or LocalExecutor(jobs), progress)
     frame = pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
     frame["session"] = frame["session"].astype(int)
     return frame.sort_values(["dyad", "session"], ignore_index=True)
@@ -501,7 +516,8 @@ def _summary_row(job: SessionJob, status: str, *, study: Any = None, message: st
     if value is None and study is not None:
         stored = study.db.conn.execute(
             "SELECT value FROM synchrony_results WHERE session_id = ? AND pair = 'true' AND "
-            "level = 'session' AND chromophore = 'hbo'", (job.session_id,)).fetchone()
+            "level = 'session' AND chromophore = 'hbo' AND measure = 'wtc'",
+            (job.session_id,)).fetchone()
         value = stored[0] if stored else None
     return {"dyad": dyad, "session": int(number), "status": status,
             "pseudo_pairs": len(job.pseudo) if n_pseudo is None else n_pseudo,
@@ -509,33 +525,20 @@ def _summary_row(job: SessionJob, status: str, *, study: Any = None, message: st
 
 
 def _run_jobs(study: Any, todo: list[SessionJob], everything: pd.DataFrame,
-              config: SynchronyConfig, chash: str, vers: dict[str, str], jobs: int,
+              config: SynchronyConfig, chash: str, vers: dict[str, str], executor: Executor,
               progress: ProgressFn | None) -> list[dict[str, Any]]:
     scans = _scan_inputs(study, everything)
     sfreq = config.resample_sfreq or min(s.sfreq for s in scans.values())
     needed = sorted({i for j in todo for i in (j.therapist, j.patient, *sum(j.pseudo, ()))})
-    prepared: dict[int, PreparedScan] = {}
-    failed_scans: dict[int, str] = {}
-    items = [(scans[i], config, sfreq) for i in needed]
-    for done, (scan_id, result) in enumerate(
-            zip(needed, run_parallel(_prepare_job, items, jobs), strict=True), start=1):
-        if isinstance(result, str):
-            failed_scans[scan_id] = result
-        else:
-            prepared[scan_id] = result
-        if progress:
-            progress("prepare", done, len(needed))
+    inputs = {i: (scans[i], config, sfreq) for i in needed}
+    tasks = [((job, config), sorted({job.therapist, job.patient, *sum(job.pseudo, ())}))
+             for job in todo]
     rows = []
-    runnable = []
-    for job in todo:
-        bad = [failed_scans[i] for i in (job.therapist, job.patient) if i in failed_scans]
-        if bad:
-            rows.append(_summary_row(job, "failed", message=bad[0], n_pseudo=0))
-        else:
-            runnable.append(job)
-    args = [(job, {i: prepared[i] for i in (job.therapist, job.patient, *sum(job.pseudo, ()))
-                   if i in prepared}, config) for job in runnable]
-    for done, result in enumerate(run_parallel(_compute_job, args, jobs), start=1):
+    for index, result in executor.map_staged(_prepare_job, inputs, _compute_staged, tasks,
+                                             progress=progress):
+        if isinstance(result, TaskFailure):
+            rows.append(_summary_row(todo[index], "failed", message=result.message, n_pseudo=0))
+            continue
         job = result.job
         if result.error is not None or result.results is None:
             rows.append(_summary_row(job, "failed", message=result.error or "", n_pseudo=0))
@@ -553,8 +556,6 @@ def _run_jobs(study: Any, todo: list[SessionJob], everything: pd.DataFrame,
             rows.append(_summary_row(job, "computed", value=float(true.iloc[0]) if len(true)
                                      else None, n_pseudo=n_pseudo,
                                      message="; ".join(result.warnings)))
-        if progress:
-            progress("compute", done, len(args))
     return rows
 
 

@@ -5,15 +5,24 @@ This module is about files; it never touches the study database (the store does,
 
 Formats (all read by MNE's own readers, never by a home-made one):
 
-========  ======================================  ==========================================
-format    what to pass                            reader
-========  ======================================  ==========================================
-snirf     ``*.snirf`` (one person per file)       :func:`mne.io.read_raw_snirf`
-nirx      a NIRx folder, or its ``*.hdr`` file    :func:`mne.io.read_raw_nirx`
-hitachi   ``*.csv`` exported by a Hitachi ETG     :func:`mne.io.read_raw_hitachi`
-boxy      ``*.txt`` exported by BOXY              :func:`mne.io.read_raw_boxy`
-fif       ``*.fif`` holding fNIRS channels        :func:`mne.io.read_raw_fif`
-========  ======================================  ==========================================
+===========  ======================================  =====================================
+format       what to pass                            reader
+===========  ======================================  =====================================
+snirf        ``*.snirf`` (one person per file)       :func:`mne.io.read_raw_snirf`
+nirx         a NIRx folder, or its ``*.hdr`` file    :func:`mne.io.read_raw_nirx`
+hitachi      ``*.csv`` exported by a Hitachi ETG     :func:`mne.io.read_raw_hitachi`
+boxy         ``*.txt`` exported by BOXY              :func:`mne.io.read_raw_boxy`
+fif          ``*.fif`` holding fNIRS (or EEG)        :func:`mne.io.read_raw_fif`
+edf          ``*.edf`` (EEG)                         :func:`mne.io.read_raw_edf`
+bdf          ``*.bdf`` (EEG)                         :func:`mne.io.read_raw_bdf`
+brainvision  a folder with one ``*.vhdr`` (EEG)      :func:`mne.io.read_raw_brainvision`
+eeglab       a folder with one ``*.set`` (EEG)       :func:`mne.io.read_raw_eeglab`
+===========  ======================================  =====================================
+
+EEG formats are imported with ``modality="eeg"`` (see :func:`read_recording`). BrainVision and
+EEGLAB recordings span several files, so they are stored as their folder, which must hold exactly
+one such recording (passing the ``.vhdr`` or ``.set`` file means its folder); the folder's
+other files are copied too, so keep each recording in a folder of its own.
 
 Hash of a recording: the SHA-256 of the file; for a folder, of its files in sorted relative-path
 order, each entered as ``path NUL size NUL content`` (so renaming a file changes the hash). Hidden
@@ -38,7 +47,7 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +80,21 @@ __all__ = [
 
 #: Supported formats and the suffix of the stored copy ("" = a folder).
 FORMATS: dict[str, str] = {"snirf": ".snirf", "nirx": "", "hitachi": ".csv", "boxy": ".txt",
-                           "fif": ".fif"}
+                           "fif": ".fif", "edf": ".edf", "bdf": ".bdf", "brainvision": "",
+                           "eeglab": ""}
 _BY_SUFFIX = {".snirf": "snirf", ".hdr": "nirx", ".csv": "hitachi", ".txt": "boxy",
-              ".fif": "fif"}
+              ".fif": "fif", ".edf": "edf", ".bdf": "bdf", ".vhdr": "brainvision",
+              ".set": "eeglab"}
+#: Formats stored as a folder, and the file in it that MNE reads (None: the folder itself).
+_FOLDER_HEADERS = {"nirx": None, "brainvision": ".vhdr", "eeglab": ".set"}
+#: MNE channel types of each modality.
+MODALITY_TYPES = {"nirs": FNIRS_TYPES, "eeg": ("eeg",)}
+#: Formats of each modality (FIF holds either).
+MODALITY_FORMATS = {"nirs": ("snirf", "nirx", "hitachi", "boxy", "fif"),
+                    "eeg": ("edf", "bdf", "brainvision", "eeglab", "fif")}
 CHUNK_BYTES = 1 << 20
+#: Highest sampling rate accepted (Hz); a higher one comes from damaged time stamps.
+MAX_SFREQ = 100_000.0
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _PARTIAL_RE = re.compile(r"^\.(?P<name>.+)\.partial-(?P<pid>\d+)$")
 _SNIRF_GROUP_RE = re.compile(r"^nirs\d*$")
@@ -83,33 +103,46 @@ _DATE_FAILED_RE = re.compile(r"(measurement date|meas_date).*failed|failed.*meas
 
 
 # -- recognising and reading ---------------------------------------------------------------------
-def detect_format(path: str | os.PathLike[str]) -> tuple[str, Path]:
+def detect_format(path: str | os.PathLike[str], modality: str = "nirs") -> tuple[str, Path]:
     """Recognise a recording by its name and shape.
 
     Parameters
     ----------
     path : path-like
-        A recording file, a NIRx folder or a NIRx ``.hdr`` file.
+        A recording file, a NIRx folder or a NIRx ``.hdr`` file; for EEG an EDF, BDF or FIF
+        file, or a BrainVision or EEGLAB folder (or its ``.vhdr`` / ``.set`` file).
+    modality : str
+        ``nirs`` or ``eeg``: the formats of the other modality are refused.
 
     Returns
     -------
     fmt : str
         One of :data:`FORMATS`.
     source : Path
-        What is hashed and copied: the file, or the NIRx folder.
+        What is hashed and copied: the file, or the recording's folder.
 
     Raises
     ------
     NotFoundError
         The path does not exist.
     InputError
-        Empty file, a folder that is not a NIRx recording, or an unsupported file type.
+        Empty file, a folder that is not a recording, or an unsupported file type.
     """
     path = Path(path)
+    if modality not in MODALITY_FORMATS:
+        raise InputError(f"unknown modality {modality!r}: use nirs or eeg")
     if not path.exists():
         raise NotFoundError(f"{path} does not exist: check the path")
     if path.is_dir():
-        if not any(p.suffix == ".hdr" for p in path.iterdir() if p.is_file()):
+        suffixes = [p.suffix.lower() for p in path.iterdir() if p.is_file()]
+        if modality == "eeg":
+            for fmt_, header in (("brainvision", ".vhdr"), ("eeglab", ".set")):
+                if header in suffixes:
+                    _one_header(path, header, fmt_)
+                    return fmt_, path
+            raise InputError(f"folder {path} is not a BrainVision or EEGLAB recording (no .vhdr "
+                             "or .set file in it): pass a recording file or folder")
+        if ".hdr" not in suffixes:
             raise InputError(f"folder {path} is not a NIRx recording (no .hdr file in it): pass "
                              "a recording file or a NIRx folder")
         return "nirx", path
@@ -118,14 +151,34 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, Path]:
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes): was the export or the copy interrupted?")
     suffix = path.suffix.lower()
-    if suffix not in _BY_SUFFIX:
+    fmt = _BY_SUFFIX.get(suffix)
+    if fmt not in MODALITY_FORMATS[modality]:
+        supported = {"nirs": "SNIRF (.snirf), NIRx (folder or .hdr), Hitachi (.csv), BOXY "
+                             "(.txt), FIF (.fif)",
+                     "eeg": "EDF (.edf), BDF (.bdf), BrainVision (.vhdr), EEGLAB (.set), "
+                            "FIF (.fif)"}[modality]
+        other = "eeg" if modality == "nirs" else "nirs"
+        hint = (f" (an {'EEG' if other == 'eeg' else 'fNIRS'} format: add --modality {other})"
+                if fmt in MODALITY_FORMATS[other] else "")
         raise InputError(
-            f"{path.name}: unsupported file type {suffix or '(no extension)'!r}; supported: "
-            "SNIRF (.snirf), NIRx (folder or .hdr), Hitachi (.csv), BOXY (.txt), FIF (.fif)")
-    fmt = _BY_SUFFIX[suffix]
+            f"{path.name}: unsupported file type {suffix or '(no extension)'!r} for "
+            f"{'fNIRS' if modality == 'nirs' else 'EEG'}{hint}; supported: {supported}")
     if fmt == "nirx":
         return fmt, path.parent
+    if fmt in ("brainvision", "eeglab"):
+        _one_header(path.parent, suffix, fmt)
+        return fmt, path.parent
     return fmt, path
+
+
+def _one_header(folder: Path, header: str, fmt: str) -> Path:
+    """The single ``header`` file of a multi-file recording's folder."""
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == header
+                   and not p.name.startswith("."))
+    if len(found) != 1:
+        raise InputError(f"folder {folder} holds {len(found)} {fmt} recordings ({header} files): "
+                         "put each recording (its header and data files) in a folder of its own")
+    return found[0]
 
 
 def check_snirf(path: str | os.PathLike[str]) -> None:
@@ -156,9 +209,15 @@ def check_snirf(path: str | os.PathLike[str]) -> None:
             groups = sorted(k for k in h5.keys() if _SNIRF_GROUP_RE.match(k))
             blocks = {g: sorted(k for k in h5[g].keys() if k.startswith("data"))
                       for g in groups if isinstance(h5[g], h5py.Group)}
+            declared = _declared_bytes(h5)
     except (OSError, KeyError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path.name} is truncated or damaged (h5py: {exc}): copy or export "
                          "it again") from None
+    if declared > _memory_limit():
+        # MNE would try to load it all (as float64): refuse before it runs out of memory
+        raise InputError(f"{path.name} declares {declared / 1e9:.1f} GB of data, more than this "
+                         f"computer can load ({_memory_limit() / 1e9:.1f} GB): the file is "
+                         "damaged or not a single recording")
     if not groups:
         raise InputError(f"{path.name} is HDF5 but has no /nirs group: not a SNIRF recording")
     if len(groups) > 1:
@@ -173,6 +232,29 @@ def check_snirf(path: str | os.PathLike[str]) -> None:
     if len(blocks[group]) > 1:
         logger.warning("%s has %d data blocks in /%s; MNE reads the first", path.name,
                        len(blocks[group]), group)
+
+
+def _declared_bytes(h5: Any) -> int:
+    """Bytes the datasets of an HDF5 file take once read as float64 (their declared shapes)."""
+    import h5py
+
+    total = 0
+
+    def add(_name: str, obj: Any) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+            total += math.prod(obj.shape) * max(obj.dtype.itemsize, 8)
+
+    h5.visititems(add)
+    return total
+
+
+def _memory_limit() -> int:
+    """A quarter of the computer's memory (reading, preprocessing and quality make copies)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 2 << 30
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -194,22 +276,29 @@ def _reader(fmt: str):
         "hitachi": mne.io.read_raw_hitachi,
         "boxy": mne.io.read_raw_boxy,
         "fif": mne.io.read_raw_fif,
+        "edf": mne.io.read_raw_edf,
+        "bdf": mne.io.read_raw_bdf,
+        "brainvision": mne.io.read_raw_brainvision,
+        "eeglab": mne.io.read_raw_eeglab,
     }[fmt]
 
 
 def read_recording(
     path: str | os.PathLike[str], fmt: str | None = None, *, preload: bool = True,
+    modality: str = "nirs",
 ) -> tuple[Any, str, list[str]]:
     """Read a recording with MNE after checking it, refusing anything unusable.
 
     Parameters
     ----------
     path : path-like
-        File, NIRx folder or NIRx ``.hdr`` file.
+        File, NIRx folder or NIRx ``.hdr`` file; for EEG also a BrainVision or EEGLAB folder.
     fmt : str | None
         Force a format (default: recognised by :func:`detect_format`).
     preload : bool
         Load the samples into memory (needed for quality measures).
+    modality : str
+        ``nirs`` (the recording must hold fNIRS channels) or ``eeg`` (EEG channels).
 
     Returns
     -------
@@ -226,7 +315,9 @@ def read_recording(
         Missing, empty, damaged, unreadable, two people in one file, no fNIRS channels,
         no samples.
     """
-    detected, source = detect_format(path)
+    if modality not in MODALITY_TYPES:
+        raise InputError(f"unknown modality {modality!r}: use nirs or eeg")
+    detected, source = detect_format(path, modality)
     fmt = fmt or detected
     if fmt not in FORMATS:
         raise InputError(f"unknown recording format {fmt!r}: expected one of "
@@ -234,10 +325,13 @@ def read_recording(
     if fmt == "snirf":
         check_snirf(source)
     reader = _reader(fmt)
+    target = Path(source)
+    if _FOLDER_HEADERS.get(fmt) and Path(source).is_dir():
+        target = _one_header(Path(source), _FOLDER_HEADERS[fmt], fmt)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = reader(str(source), preload=preload, verbose="warning")
+            raw = reader(str(target), preload=preload, verbose="warning")
         except MemoryError:
             raise
         except Exception as exc:  # MNE raises many types for malformed files
@@ -251,17 +345,22 @@ def read_recording(
         raw.set_meas_date(None)
         notes.append("the measurement date could not be read: stored as unknown")
     types = raw.get_channel_types()
-    n_fnirs = sum(t in FNIRS_TYPES for t in types)
-    if n_fnirs == 0:
+    wanted = MODALITY_TYPES[modality]
+    what = "fNIRS" if modality == "nirs" else "EEG"
+    if not any(t in wanted for t in types):
         found = ", ".join(f"{t} x{types.count(t)}" for t in sorted(set(types))) or "none"
-        raise InputError(f"{Path(source).name} has no fNIRS channels (found: {found}): "
-                         "studymgr stores fNIRS recordings here")
+        hint = ("studymgr stores fNIRS recordings here (for EEG add --modality eeg)"
+                if modality == "nirs" else "import fNIRS recordings without --modality eeg")
+        raise InputError(f"{Path(source).name} has no {what} channels (found: {found}): {hint}")
     if raw.n_times < 2 or not raw.info["sfreq"] > 0:
         raise InputError(f"{Path(source).name} holds no samples")
+    if not raw.info["sfreq"] <= MAX_SFREQ:  # inf or absurd: damaged time stamps
+        raise InputError(f"{Path(source).name}: sampling rate {raw.info['sfreq']:g} Hz is "
+                         f"implausible (above {MAX_SFREQ:g} Hz): its time stamps are damaged")
     if preload:
-        data = raw.get_data(picks=[i for i, t in enumerate(types) if t in FNIRS_TYPES])
+        data = raw.get_data(picks=[i for i, t in enumerate(types) if t in wanted])
         if not np.isfinite(data).any():
-            raise InputError(f"{Path(source).name}: every fNIRS sample is missing (NaN)")
+            raise InputError(f"{Path(source).name}: every {what} sample is missing (NaN)")
     return raw, fmt, notes
 
 
@@ -681,16 +780,20 @@ def check_pair(therapist: dict[str, Any], patient: dict[str, Any]) -> dict[str, 
 
 
 # -- events files --------------------------------------------------------------------------------
-EVENT_COLUMNS = ("onset", "duration", "label", "rater")
+EVENT_COLUMNS = ("onset", "duration", "label", "rater", "note")
 
 
-def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None
-                    ) -> list[dict[str, Any]]:
-    """Read and check an events CSV: columns ``onset,duration,label[,rater]``.
+def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None,
+                    labels: Sequence[str] | None = None, return_dropped: bool = False
+                    ) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], int]:
+    """Read and check an events CSV: columns ``onset,duration,label[,rater][,note]``.
 
     ``onset`` and ``duration`` are seconds (>= 0; an empty duration means 0) from the start of
     the session's recording; ``label`` is 1-64 characters; ``rater`` a pseudonymous code. The
     whole file is checked before anything is returned.
+
+    An optional ``note`` column (a rater's free-text comment) is read and dropped: free text may
+    identify people, so it never reaches the database, the audit trail or an export.
 
     Parameters
     ----------
@@ -698,16 +801,23 @@ def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None
         The CSV file (UTF-8, comma- or semicolon-separated, one header row).
     rater : str | None
         Rater of every row (``--rater``); a ``rater`` column must then be empty or agree.
+    labels : sequence of str | None
+        The allowed labels (e.g. ``("MOI", "MONI")``); None allows any label.
+    return_dropped : bool
+        Also return how many non-empty notes were dropped.
 
     Returns
     -------
-    list of dict
+    events : list of dict
         ``{"onset_s", "duration_s", "label", "rater"}`` per row, in file order.
+    n_dropped : int
+        Only with ``return_dropped``.
 
     Raises
     ------
     NotFoundError, InputError
-        Missing file, wrong columns, or a bad row (its line number is given).
+        Missing file, wrong columns, a label outside ``labels``, or a bad row (its line number
+        is given).
     """
     path = Path(path)
     if rater is not None:
@@ -728,10 +838,12 @@ def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None
     missing = [c for c in ("onset", "duration", "label") if c not in header]
     if unknown or missing or len(set(header)) != len(header):
         raise InputError(
-            f"{path.name}: columns must be onset,duration,label[,rater] (found "
+            f"{path.name}: columns must be onset,duration,label[,rater][,note] (found "
             f"{','.join(header)})")
     col = {name: header.index(name) for name in header}
+    allowed = None if labels is None else set(labels)
     events = []
+    dropped = 0
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -745,6 +857,11 @@ def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None
         if not 1 <= len(label) <= 64:
             raise InputError(f"{path.name} line {line_no}: label must have 1-64 characters "
                              f"(got {len(label)})")
+        if allowed is not None and label not in allowed:
+            raise InputError(f"{path.name} line {line_no}: label {label!r} is not one of "
+                             f"{', '.join(sorted(allowed))} (--labels)")
+        if "note" in col and row[col["note"]].strip():
+            dropped += 1
         row_rater = row[col["rater"]].strip() if "rater" in col else ""
         if row_rater:
             check_code(row_rater, f"rater (line {line_no})")
@@ -755,7 +872,9 @@ def read_events_csv(path: str | os.PathLike[str], *, rater: str | None = None
                        "rater": row_rater or rater})
     if not events:
         raise InputError(f"{path.name} has a header but no events")
-    return events
+    if dropped:
+        logger.warning("%s: %d note(s) dropped (free text is never stored)", path.name, dropped)
+    return (events, dropped) if return_dropped else events
 
 
 def _seconds(cell: str, what: str, name: str, line_no: int, *, allow_empty: bool) -> float:

@@ -32,14 +32,18 @@ def _sci_option(func):
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--role", type=click.Choice(ROLES), required=True,
               help="Whose recording it is.")
-@click.option("--format", "fmt", type=click.Choice(["snirf", "nirx", "hitachi", "boxy", "fif"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["snirf", "nirx", "hitachi", "boxy", "fif", "edf", "bdf",
+                                 "brainvision", "eeglab"]),
               default=None, help="Force the format [default: from the file name].")
+@click.option("--modality", type=click.Choice(["nirs", "eeg"]), default="nirs",
+              show_default=True, help="fNIRS or EEG recording.")
 @click.option("--replace", is_flag=True, help="Replace the session's recording for this role.")
 @click.option("--reason", default=None, help="Why (required with --replace; audited).")
 @_sci_option
 @pass_ctx
 def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, fmt: str | None,
-                 replace: bool, reason: str | None, sci_threshold: float) -> None:
+                 modality: str, replace: bool, reason: str | None, sci_threshold: float) -> None:
     """Import one person's recording of session N of DYAD.
 
     FILE is a SNIRF file, a NIRx folder (or its .hdr), a Hitachi .csv, a BOXY .txt or a .fif
@@ -48,14 +52,21 @@ def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, f
     and saturated channels, cardiac peak) and annotations (as events) are stored. Importing the
     same file again does nothing.
 
+    With --modality eeg, FILE is an EDF, BDF or FIF file, or a BrainVision or EEGLAB folder
+    (or its .vhdr / .set file; the folder must hold only that recording), stored under
+    sub-<person>/ses-<n>/eeg/; its quality is flat and saturated channels, line noise at
+    50/60 Hz and the alpha peak.
+
     \b
     Examples:
         studymgr scans import D01 1 --role therapist T01_s1.snirf
         studymgr scans import D01 1 --role patient recordings/2025-03-03_P01/
         studymgr scans import D01 1 --role patient fixed.snirf --replace --reason "re-export"
+        studymgr scans import D01 1 --role therapist T01_s1.edf --modality eeg
     """
-    result = obj.study().import_scan(dyad, session, role, file, fmt=fmt, replace=replace,
-                                     reason=reason, sci_threshold=sci_threshold)
+    result = obj.study().import_scan(dyad, session, role, file, modality=modality, fmt=fmt,
+                                     replace=replace, reason=reason,
+                                     sci_threshold=sci_threshold)
     where = f"{dyad}/{result['session']} {role}"
     if result["outcome"] == "skipped":
         click.echo(f"Already stored for {where} (same SHA-256): nothing to do")
@@ -69,6 +80,15 @@ def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, f
 
 def describe(result: dict) -> str:
     """One line about a stored recording: size, quality, events."""
+    size = (f"{result['format']}, {result['n_channels']} channels at {result['sfreq']:.4g} Hz, "
+            f"{result['duration_s']:.1f} s")
+    if result.get("modality") == "eeg":
+        line = ("line noise n/a" if result.get("line_noise_hz") is None else
+                f"line noise {result['line_noise_hz']:g} Hz {result['line_noise_db']:+.1f} dB")
+        alpha = ("alpha peak n/a" if result.get("alpha_hz") is None else
+                 f"alpha peak {result['alpha_hz']:.1f} Hz")
+        return (f"{size}; usable {100 * (result['usable_share'] or 0):.0f}% (not flat or "
+                f"saturated); {line}; {alpha}; {result['n_events']} events")
     usable = ("usable n/a" if result["usable_share"] is None else
               f"usable {100 * result['usable_share']:.0f}% (SCI >= {result['sci_threshold']:g})")
     if result["cardiac"] == "n/a":

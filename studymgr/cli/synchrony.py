@@ -52,26 +52,40 @@ class _Bars:
 @click.option("--max-pseudo", type=int, default=50, show_default=True,
               help="At most this many pseudo pairs per session (seeded subset).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of that subset.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Worker processes (local), or workers of a local Dask cluster.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Run on this machine's processes, or on a Dask cluster (studymgr[dask]).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address, e.g. tcp://host:8786 (default: start a local "
+                   "cluster of --jobs workers).")
 @click.option("--force", is_flag=True, help="Recompute sessions that are up to date.")
 @output_options
 @pass_ctx
 def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, montage, no_pseudo,
-                      max_pseudo, seed, jobs, force, fmt) -> None:
+                      max_pseudo, seed, jobs, executor, scheduler, force, fmt) -> None:
     """Compute synchrony for every scanned session with both recordings.
 
     Each recording is verified against its hash, preprocessed (optical density, scalp coupling,
     TDDR, Beer-Lambert, short-channel regression, band-pass) and paired; sessions whose inputs
     and settings are unchanged are skipped. Exit status 2 if any session failed.
 
+    With --executor dask each recording and each session is a task on a Dask cluster; workers
+    read the recordings from the study's data folder (which must be mounted at the same path
+    on every worker) and results are stored by this process only.
+
     \b
     Examples:
         studymgr synchrony compute
         studymgr synchrony compute --dyad D01 --session 3 --force
         studymgr synchrony compute --pairs all --montage rois.csv --jobs 2
+        studymgr synchrony compute --executor dask --jobs 4
+        studymgr synchrony compute --executor dask --scheduler tcp://10.0.0.5:8786
     """
+    from studymgr.executors import get_executor
     from studymgr.montage import load_montage
-    from studymgr.pipeline import SynchronyConfig
+    from studymgr.pipeline import SynchronyConfig, compute_synchrony
 
     mapping = tuple(load_montage(montage).items()) if montage else None
     config = SynchronyConfig(band=tuple(band), pairs=pairs, convention=convention,
@@ -79,8 +93,10 @@ def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, mont
                              montage=mapping)
     bars = _Bars()
     try:
-        summary = obj.study().compute_synchrony(config, dyad=dyad, session=session, jobs=jobs,
-                                                force=force, progress=bars)
+        with get_executor(executor, jobs=jobs, scheduler=scheduler) as runner:
+            summary = compute_synchrony(obj.study(), config, dyad=dyad, session=session,
+                                        jobs=jobs, force=force, progress=bars,
+                                        executor=runner)
     finally:
         bars.close()
     emit(summary, fmt)

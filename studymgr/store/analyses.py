@@ -119,14 +119,20 @@ class AnalysesMixin:
         return run_id
 
     def synchrony(self, *, dyad: str | None = None, level: str = "session",
-                  pair: str | None = None, chromophore: str | None = None) -> pd.DataFrame:
+                  pair: str | None = None, chromophore: str | None = None,
+                  measure: str | None = "wtc") -> pd.DataFrame:
         """Stored synchrony, tidy: one row per session × pair × chromophore × unit pair.
 
         Columns: ``dyad, session, pair, therapist, patient, chromophore, level,
         therapist_unit, patient_unit, value, run_id, config_hash``; ``therapist`` and
         ``patient`` name whose recordings were paired (for pseudo pairs, other dyads').
+        ``measure`` selects the measure (default ``wtc``, the fNIRS wavelet coherence; EEG
+        coupling is e.g. ``plv_alpha`` with chromophore ``eeg``; None: every measure).
         """
         where, params = ["r.level = :level"], {"level": level}
+        if measure is not None:
+            where.append("r.measure = :measure")
+            params["measure"] = measure
         if dyad is not None:
             check_code(dyad, "dyad")
             self._dyad_id(dyad)
@@ -157,10 +163,14 @@ class AnalysesMixin:
                    "therapist_unit", "patient_unit", "value", "run_id", "config_hash"]
         return pd.DataFrame(list(self.db.query(sql, params)), columns=columns)
 
-    def synchrony_tests(self, *, dyad: str | None = None, level: str = "session"
-                        ) -> pd.DataFrame:
-        """True synchrony against the pseudo-dyad baseline with permutation p-values."""
+    def synchrony_tests(self, *, dyad: str | None = None, level: str = "session",
+                        measure: str | None = "wtc") -> pd.DataFrame:
+        """True synchrony against the pseudo-dyad baseline with permutation p-values
+        (``measure`` as in :meth:`synchrony`)."""
         where, params = ["t.level = :level"], {"level": level}
+        if measure is not None:
+            where.append("t.measure = :measure")
+            params["measure"] = measure
         if dyad is not None:
             check_code(dyad, "dyad")
             self._dyad_id(dyad)
@@ -182,7 +192,7 @@ class AnalysesMixin:
             "SELECT d.code AS dyad, s.number AS session, r.value AS synchrony "
             "FROM synchrony_results r JOIN sessions s ON s.id = r.session_id "
             "JOIN dyads d ON d.id = s.dyad_id WHERE r.level = 'session' AND r.pair = 'true' "
-            "AND r.chromophore = 'hbo'")
+            "AND r.chromophore = 'hbo' AND r.measure = 'wtc'")
         found = {(r["dyad"], r["session"]): r["synchrony"] for r in rows}
         values = [found.get((d, None if pd.isna(n) else int(n)))
                   for d, n in zip(frame["dyad"], frame["session"], strict=True)]

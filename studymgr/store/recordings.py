@@ -30,7 +30,7 @@ import csv
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from studymgr.ids import ROLES, check_choice, check_code, check_session_number, 
 
 logger = logging.getLogger(__name__)
 
-MODALITIES = ("nirs",)
+MODALITIES = ("nirs", "eeg")
 SCAN_COLUMNS = ["dyad", "session", "role", "person", "modality", "format", "path", "sha256",
                 "size_bytes", "sfreq", "n_channels", "duration_s", "meas_date", "usable_share",
                 "n_usable", "n_fnirs", "cardiac", "cardiac_hz", "n_events", "imported_by",
@@ -55,7 +55,7 @@ SUMMARY_COLUMNS = ["path", "dyad", "session", "role", "outcome", "detail"]
 
 def _check_modality(modality: str) -> str:
     if modality not in MODALITIES:
-        raise InputError(f"modality {modality!r} is not supported yet: use 'nirs'")
+        raise InputError(f"modality {modality!r} is not supported: use 'nirs' or 'eeg'")
     return modality
 
 
@@ -96,9 +96,11 @@ class RecordingsMixin:
             ``therapist`` or ``patient``: whose recording it is.
         path : path-like
             SNIRF file, NIRx folder (or its ``.hdr``), Hitachi ``.csv``, BOXY ``.txt`` or a
-            ``.fif`` file with fNIRS channels.
+            ``.fif`` file with fNIRS channels; for EEG an EDF, BDF or FIF file, or a BrainVision
+            or EEGLAB folder (see :mod:`studymgr.scans`).
         modality : str
-            ``nirs`` (the only one so far).
+            ``nirs`` (fNIRS) or ``eeg``. An EEG recording's quality is
+            :func:`studymgr.eeg.assess_eeg_quality` (flat, saturated, line noise, alpha peak).
         fmt : str | None
             Force the format (default: recognised from the path).
         replace : bool
@@ -113,7 +115,9 @@ class RecordingsMixin:
         dict
             ``outcome`` ("imported", "replaced" or "skipped" when the same file is already
             stored), ``dyad, session, role, person, path, sha256, format, sfreq, n_channels,
-            duration_s, meas_date, usable_share, cardiac, cardiac_hz, n_events, pair_status``.
+            duration_s, meas_date, usable_share, cardiac, cardiac_hz, n_events, pair_status``
+            and, when imported, ``identifying_metadata`` (names of identifying fields found in
+            the file, see :mod:`studymgr.privacy`; also logged as a warning and audited).
 
         Raises
         ------
@@ -121,6 +125,7 @@ class RecordingsMixin:
             Unknown dyad/session, bad file, locked session, another recording already stored.
         """
         from studymgr import scans
+        from studymgr.privacy import identifying_metadata
         from studymgr.quality import QualityConfig, assess_quality
 
         check_code(dyad, "dyad")
@@ -131,7 +136,7 @@ class RecordingsMixin:
         config = QualityConfig(sci_threshold=float(sci_threshold))
         sid = self.require_unlocked(dyad, number)
         person = self.dyad_members(dyad)[role]
-        fmt_found, source = scans.detect_format(path)
+        fmt_found, source = scans.detect_format(path, modality)
         sha, size = scans.hash_path(source)
         existing = self._scan_row(sid, role, modality)
         base = {"dyad": dyad, "session": number, "role": role, "person": person}
@@ -144,10 +149,16 @@ class RecordingsMixin:
                     f"session {dyad}/{number} already has a {role} recording "
                     f"({existing['path']}, imported {existing['imported_at'][:10]}): to replace "
                     "it, add --replace --reason \"...\"")
-        raw, fmt, notes = scans.read_recording(path, fmt)
+        raw, fmt, notes = scans.read_recording(path, fmt, modality=modality)
+        identifying = identifying_metadata(raw, source)  # names of fields, never their values
         meta = scans.describe_recording(raw)
         events, event_notes = scans.recording_events(raw)
-        quality = assess_quality(raw, config)
+        if modality == "eeg":
+            from studymgr.eeg import assess_eeg_quality
+
+            quality = assess_eeg_quality(raw)
+        else:
+            quality = assess_quality(raw, config)
         quality["notes"] = notes + event_notes
         del raw
 
@@ -180,6 +191,8 @@ class RecordingsMixin:
                 }
                 scan_id = self._write_scan(sid, role, modality, person, row, existing)
                 summary = _audit_summary(row, quality, Path(source).name, len(events))
+                if identifying:
+                    summary["identifying_metadata"] = identifying
                 key = f"{dyad}/{number}/{role}"
                 self.log("replace" if existing else "import", "scan", key,
                          old=None if existing is None else _audit_summary(existing),
@@ -198,7 +211,7 @@ class RecordingsMixin:
         stored = self._scan_row(sid, role, modality)
         logger.info("stored %s/%s %s as %s (pair: %s)", dyad, number, role, rel, pair)
         return {**base, "outcome": "replaced" if existing else "imported",
-                **self._scan_summary(stored)}
+                **self._scan_summary(stored), "identifying_metadata": identifying}
 
     def _scan_row(self, sid: int, role: str, modality: str) -> dict[str, Any] | None:
         rows = list(self.db.query(
@@ -214,13 +227,17 @@ class RecordingsMixin:
         pair = self.db.conn.execute(
             "SELECT status FROM scan_pairs WHERE session_id = ? AND modality = ?",
             (row["session_id"], row["modality"])).fetchone()
-        return {"path": row["path"], "sha256": row["sha256"], "format": row["format"],
+        line, alpha = quality.get("line_noise") or {}, quality.get("alpha") or {}
+        return {"modality": row["modality"], "path": row["path"], "sha256": row["sha256"],
+                "format": row["format"],
                 "sfreq": row["sfreq"], "n_channels": row["n_channels"],
                 "duration_s": row["duration_s"], "meas_date": row["meas_date"],
                 "usable_share": row["usable_share"], "sci_threshold":
                 quality.get("config", {}).get("sci_threshold"),
                 "cardiac": cardiac.get("status"), "cardiac_hz": cardiac.get("frequency_hz"),
                 "cardiac_db": cardiac.get("prominence_db"), "n_events": n_events,
+                "line_noise_hz": line.get("frequency_hz"), "line_noise_db": line.get("excess_db"),
+                "alpha_hz": alpha.get("frequency_hz"),
                 "pair_status": None if pair is None else pair[0]}
 
     def _free_scan_path(self, dyad: str, number: int, person: str, fmt: str,
@@ -305,7 +322,8 @@ class RecordingsMixin:
             sides[role] = {"sfreq": r["sfreq"], "duration_s": r["duration_s"],
                            "meas_date": r["meas_date"],
                            "channels": [c["name"] for c in channels
-                                        if c["type"].startswith(("fnirs", "hb"))]}
+                                        if (c["type"] == "eeg") == (modality == "eeg")
+                                        and c["type"].startswith(("fnirs", "hb", "eeg"))]}
         result = check_pair(sides["therapist"], sides["patient"])
         old = list(self.db.query(
             "SELECT status, start_offset_s, overlap_s, messages FROM scan_pairs "
@@ -421,8 +439,9 @@ class RecordingsMixin:
             raise NotFoundError(f"mapping file {mapping} does not exist: check the path")
         try:
             with open(mapping, newline="", encoding="utf-8-sig") as fh:
-                rows = list(csv.DictReader(fh))
-                header = [h.strip().lower() for h in (rows[0].keys() if rows else [])]
+                reader = csv.DictReader(fh)
+                rows = list(reader)
+                header = [(h or "").strip().lower() for h in reader.fieldnames or []]
         except (UnicodeDecodeError, csv.Error) as exc:
             raise InputError(f"{mapping.name} is not a readable CSV file ({exc})") from None
         if not rows:
@@ -434,11 +453,15 @@ class RecordingsMixin:
                              f"{','.join(header)})")
         plan, seen = [], set()
         for line_no, row in enumerate(rows, start=2):
+            extra = row.pop(None, None)  # values beyond the header's columns
             row = {k.strip().lower(): (v or "").strip() for k, v in row.items()}
             item = {"path": row["path"], "source": None, "dyad": row["dyad"] or None,
                     "session": None, "role": row["role"] or None, "refused": None}
             plan.append(item)
             try:
+                if extra:
+                    raise InputError(f"line {line_no}: {len(extra)} value(s) more than the "
+                                     "columns path,dyad,session,role")
                 if not row["path"]:
                     raise InputError(f"line {line_no}: empty path")
                 source = Path(row["path"])
@@ -451,7 +474,12 @@ class RecordingsMixin:
                 item["session"] = check_session_number(row["session"])
                 check_choice(row["role"], ROLES, "role")
                 self.session_id(row["dyad"], item["session"])
-                if not source.exists():
+                try:
+                    exists = source.exists()
+                except (OSError, ValueError):  # e.g. a NUL character in the path
+                    raise InputError(f"line {line_no}: {row['path']!r} is not a usable "
+                                     "path") from None
+                if not exists:
                     raise NotFoundError(f"{row['path']} does not exist")
             except StudyError as exc:
                 item["refused"] = str(exc)
@@ -607,7 +635,8 @@ class RecordingsMixin:
             raise InputError(f"the {role} recording of {dyad}/{session} ({row['path']}) changed "
                              "since import (its SHA-256 differs): run 'studymgr scans check' and "
                              "restore the file or re-import it with --replace")
-        raw, _, _ = scans.read_recording(path, row["format"], preload=preload)
+        raw, _, _ = scans.read_recording(path, row["format"], preload=preload,
+                                         modality=modality)
         return raw
 
     def scan_pairs(self, dyad: str | None = None) -> pd.DataFrame:
@@ -651,12 +680,10 @@ class RecordingsMixin:
         from studymgr import scans
 
         rows = []
-        stored = set()
         for r in self.db.query(
             "SELECT d.code AS dyad, s.number AS session, sc.role, sc.path, sc.sha256 "
             "FROM scans sc JOIN sessions s ON s.id = sc.session_id JOIN dyads d "
             "ON d.id = s.dyad_id ORDER BY d.code, s.number, sc.role DESC"):
-            stored.add(r["path"])
             path = self.data_dir / r["path"]
             if not path.exists():
                 status, detail = "missing", "restore the file, or re-import the recording"
@@ -666,7 +693,10 @@ class RecordingsMixin:
                 status, detail = "ok", ""
             rows.append({"path": r["path"], "dyad": r["dyad"], "session": r["session"],
                          "role": r["role"], "status": status, "detail": detail})
-        if self.data_dir.is_dir():
+        # An import moves its file into place inside its write transaction: holding the write
+        # lock while removing leftovers means no file of a running import is taken for one.
+        with self.transaction() if clean else contextlib.nullcontext():
+            stored = {r[0] for r in self.db.conn.execute("SELECT path FROM scans")}
             for entry in sorted(self.data_dir.glob("sub-*/ses-*/*/*")):
                 rel = entry.relative_to(self.data_dir).as_posix()
                 if entry.name.startswith(".") or rel in stored:
@@ -699,6 +729,7 @@ class RecordingsMixin:
         consensus: bool = False,
         replace: bool = False,
         reason: str | None = None,
+        labels: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Import time-stamped events of a session from a CSV (all or nothing).
 
@@ -721,11 +752,15 @@ class RecordingsMixin:
             ``reason``).
         reason : str | None
             Why (kept in the audit trail).
+        labels : sequence of str | None
+            A strict label set (e.g. ``("MOI", "MONI")``): a row with another label refuses the
+            file. None accepts any label.
 
         Returns
         -------
         dict
-            ``n_events`` imported and ``n_removed`` (by ``replace``).
+            ``n_events`` imported and ``n_removed`` (by ``replace``); ``n_notes_dropped`` too
+            when the file's ``note`` column held text (read and dropped, never stored).
 
         Raises
         ------
@@ -741,7 +776,8 @@ class RecordingsMixin:
         number = check_session_number(session)
         _check_reason(replace, reason)
         self.require_unlocked(dyad, number)
-        events = read_events_csv(path, rater=rater)
+        events, n_notes = read_events_csv(path, rater=rater, labels=labels,
+                                          return_dropped=True)
         for e in events:
             e["source"] = "consensus" if consensus else "rater" if e["rater"] else "csv"
         name = Path(path).name
@@ -784,7 +820,10 @@ class RecordingsMixin:
                      old={"n_events": removed} if replace else None,
                      new={"file": name, "n_events": len(events), "events": events},
                      reason=reason)
-        return {"n_events": len(events), "n_removed": removed}
+        out = {"n_events": len(events), "n_removed": removed}
+        if n_notes:
+            out["n_notes_dropped"] = n_notes
+        return out
 
     def events(self, dyad: str | None = None, session: int | None = None) -> pd.DataFrame:
         """Events, one row each: ``dyad, session, onset_s, duration_s, label, rater, source,

@@ -34,6 +34,7 @@ from studymgr.ids import (
 from studymgr.store import audit, database
 from studymgr.store.analyses import AnalysesMixin
 from studymgr.store.modelruns import ModelRunsMixin
+from studymgr.store.moments import MomentsMixin
 from studymgr.store.recordings import RecordingsMixin
 from studymgr.store.responses import ResponsesMixin
 
@@ -56,7 +57,7 @@ def default_data_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "_data")
 
 
-class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin):
+class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, MomentsMixin):
     """An open study database.
 
     Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
@@ -368,6 +369,20 @@ class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin):
             self.db.conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
             self.log("unlock", "session", f"{dyad}/{number}", old={"locked": True},
                      new={"locked": False}, reason=reason)
+
+    def set_data_dir(self, stored: str, *, action: str = "move", reason: str | None = None,
+                     extra: dict[str, Any] | None = None) -> None:
+        """Point the study at another data folder (stored as given: relative to the database's
+        folder, or absolute), with an audit row; used when a study is moved or restored."""
+        if not stored:
+            raise InputError("the data folder must not be empty")
+        with self.transaction():
+            old = self.db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()[0]
+            if old != stored:
+                self.db.conn.execute("UPDATE study SET data_dir = ? WHERE id = 1", (stored,))
+            self.log(action, "study", self.name, old={"data_dir": old},
+                     new={"data_dir": stored, **(extra or {})}, reason=reason)
+        self.data_dir = _resolve_data_dir(stored, self.path)
 
     # -- analyses -------------------------------------------------------------------------------
     def compute_synchrony(self, config: Any = None, *, dyad: str | None = None,

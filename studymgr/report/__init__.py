@@ -1,0 +1,108 @@
+"""The longitudinal study report: one self-contained HTML page (or a PDF) read top to bottom.
+
+Sections: the study at a glance (session flow, completeness grid, questionnaires), data quality
+(usable channels, scalp coupling, excluded sessions and why), synchrony over sessions (one line
+per dyad, the growth model's mean trajectory with its confidence band, pseudo-dyads beside it),
+synchrony per ROI pair (heat maps with FDR marks), outcomes and alliance (trajectories, model
+tables, forest plot), model diagnostics (residuals, QQ plot, random effects, fit notes in plain
+words, a refit check), a methods section generated from the stored configurations, and
+provenance (versions, hashes, configurations).
+
+Modules: :mod:`~studymgr.report.collect` (read the study, refit), :mod:`~.sections` (content),
+:mod:`~.figures` (pure matplotlib), :mod:`~.diagnostics` (BLUPs, residuals, mean trajectory),
+:mod:`~.methods` (methods text), :mod:`~.html` and :mod:`~.pdf` (rendering).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from studymgr.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+REPORT_FORMATS = ("html", "pdf")
+
+__all__ = ["REPORT_FORMATS", "build_document", "write_report"]
+
+
+def build_document(study: Any) -> Any:
+    """The report's content (a :class:`~studymgr.report.document.Document`) for a study."""
+    from studymgr import __version__
+    from studymgr.ids import utcnow
+    from studymgr.report.collect import gather
+    from studymgr.report.document import Document
+    from studymgr.report.sections import build_sections, number_tables
+
+    data = gather(study)
+    sections = build_sections(data)
+    number_tables(sections)
+    when = utcnow()[:16].replace("T", " ")
+    subtitle = (f"Generated {when} UTC by studymgr {__version__} from {Path(study.path).name} "
+                f"(schema version {data.summary['schema_version']}).")
+    return Document(title=f"Study {data.name}: longitudinal report", subtitle=subtitle,
+                    sections=sections)
+
+
+def write_report(study: Any, out: str | os.PathLike[str], fmt: str | None = None) -> Path:
+    """Write the study report.
+
+    Parameters
+    ----------
+    study : Study
+        The open study.
+    out : path-like
+        File to write (replaced atomically if it exists).
+    fmt : {"html", "pdf"} or None
+        Output format; by default taken from the file's suffix (``.pdf`` -> PDF, else HTML).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        Unknown format, ``out`` is a folder, or its folder does not exist.
+    """
+    import matplotlib
+
+    from studymgr.report.figures import rc
+
+    out = Path(out)
+    if fmt is None:
+        fmt = "pdf" if out.suffix.lower() == ".pdf" else "html"
+    fmt = str(fmt).lower()
+    if fmt not in REPORT_FORMATS:
+        raise InputError(f"unknown report format {fmt!r}: choose html or pdf")
+    if out.is_dir():
+        raise InputError(f"{out} is a folder: give a file name such as {out / ('report.' + fmt)}")
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+    with matplotlib.rc_context(rc()):
+        doc = build_document(study)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            if fmt == "html":
+                from studymgr.report.html import render_html
+
+                tmp.write_text(render_html(doc), encoding="utf-8")
+            else:
+                from studymgr.report.pdf import render_pdf
+
+                render_pdf(doc, tmp)
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            doc.close()
+    logger.info("wrote the %s report %s", fmt.upper(), out)
+    return out
