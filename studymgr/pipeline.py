@@ -244,6 +244,14 @@ def align(t: PreparedScan, p: PreparedScan, *, by_time: bool) -> tuple[slice, sl
     return slice(0, n), slice(0, n), notes
 
 
+def _coherence_threads() -> int:
+    # In a worker process (local pool or Dask) the parallelism is across processes: one thread
+    # each avoids oversubscribing the cores; in the main process use every core.
+    import multiprocessing
+
+    return 1 if multiprocessing.parent_process() is not None else -1
+
+
 def pair_synchrony(t: PreparedScan, p: PreparedScan, config: SynchronyConfig, *,
                    by_time: bool) -> tuple[pd.DataFrame, list[str]]:
     """Band-averaged wavelet coherence of one therapist–patient pair.
@@ -277,13 +285,15 @@ def pair_synchrony(t: PreparedScan, p: PreparedScan, config: SynchronyConfig, *,
             values = band_coherence(a[[t_idx[m[0]] for m in matched]],
                                     b[[p_idx[m[1]] for m in matched]], t.sfreq,
                                     band=config.band, pairs="homologous",
-                                    convention=config.convention)
+                                    convention=config.convention,
+                                    workers=_coherence_threads())
             pairs = [(tn, pn, float(v)) for (tn, pn), v in zip(matched, values, strict=True)]
         else:
             matrix = band_coherence(a[[t_idx[n] for n in t_names]],
                                     b[[p_idx[n] for n in p_names]], t.sfreq,
                                     band=config.band, pairs="all",
-                                    convention=config.convention)
+                                    convention=config.convention,
+                                    workers=_coherence_threads())
             pairs = [(tn, pn, float(matrix[i, j])) for i, tn in enumerate(t_names)
                      for j, pn in enumerate(p_names)]
         rows += [(chroma, "channel", channel_base(tn), channel_base(pn), v)
