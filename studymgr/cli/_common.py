@@ -171,6 +171,45 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+class ProgressBars:
+    """Progress callback ``(phase, done, total)`` drawing one bar per phase on stderr.
+
+    ``labels`` maps a phase to its label, or is one label for every phase. Click hides the bar
+    when stderr is not a terminal.
+    """
+
+    def __init__(self, labels: dict[str, str] | str) -> None:
+        self.labels = labels
+        self.bar = None
+        self.phase: str | None = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self.bar is None or phase != self.phase:
+            self.close()
+            label = (self.labels if isinstance(self.labels, str)
+                     else self.labels.get(phase, phase))
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
+                                         show_pos=True)
+            self.bar.__enter__()
+            self.phase = phase
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def emit_summary(summary, fmt: str) -> None:
+    """Print a per-session summary with a count line; exit 2 when any session failed."""
+    emit(summary, fmt)
+    if fmt == "table":
+        counts = summary["status"].value_counts().to_dict()
+        click.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
+    if (summary["status"] == "failed").any():
+        raise SystemExit(2)
+
+
 def setup_logging(verbose: int) -> None:
     """``-v`` shows progress messages, ``-vv`` everything."""
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG

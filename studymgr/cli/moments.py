@@ -3,11 +3,16 @@ coupling and frontal alpha asymmetry). Rater agreement is ``studymgr events agre
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from studymgr.cli._common import Context, emit, output_options, pass_ctx
+from studymgr.cli._common import (
+    Context,
+    ProgressBars,
+    emit,
+    emit_summary,
+    output_options,
+    pass_ctx,
+)
 from studymgr.errors import InputError
 
 
@@ -16,34 +21,6 @@ def _labels(text: str) -> tuple[str, ...]:
     if not labels:
         raise InputError("--labels needs at least one label, e.g. --labels MOI,MONI")
     return labels
-
-
-class _Bar:
-    """A progress bar on stderr (hidden when stderr is not a terminal)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar = None
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
-                                         show_pos=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
-def _finish(summary, fmt: str) -> None:
-    emit(summary, fmt)
-    if fmt == "table":
-        counts = summary["status"].value_counts().to_dict()
-        click.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
-    if (summary["status"] == "failed").any():
-        raise SystemExit(2)
 
 
 # -- event-locked fNIRS synchrony --------------------------------------------------------------
@@ -101,13 +78,13 @@ def moments_compute(obj: Context, dyad, session, labels, source, window, permuta
         n_permutations=permutations, seed=seed,
         synchrony=SynchronyConfig(band=tuple(band), pairs=pairs, convention=convention,
                                   pseudo=False, montage=mapping))
-    bar = _Bar("Event-locked sessions")
+    bar = ProgressBars("Event-locked sessions")
     try:
         summary = obj.study().compute_eventlocked(config, dyad=dyad, session=session,
                                                   force=force, progress=bar)
     finally:
         bar.close()
-    _finish(summary, fmt)
+    emit_summary(summary, fmt)
 
 
 @moments.command("list")
@@ -200,13 +177,13 @@ def eeg_compute(obj: Context, dyad, session, pairs, epoch_s, asymmetry, referenc
     config = EEGConfig(pairs=pairs, epoch_s=epoch_s, asymmetry=_asymmetry(asymmetry),
                        reference=reference, labels=_labels(labels), source=source,
                        window=tuple(window), alignment=alignment)
-    bar = _Bar("EEG sessions")
+    bar = ProgressBars("EEG sessions")
     try:
         summary = obj.study().compute_eeg(config, dyad=dyad, session=session, force=force,
                                           progress=bar)
     finally:
         bar.close()
-    _finish(summary, fmt)
+    emit_summary(summary, fmt)
 
 
 @eeg.command("list")

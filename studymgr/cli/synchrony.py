@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from studymgr.cli._common import Context, emit, output_options, pass_ctx
+from studymgr.cli._common import (
+    Context,
+    ProgressBars,
+    emit,
+    emit_summary,
+    output_options,
+    pass_ctx,
+)
 
 
 @click.group()
 def synchrony() -> None:
     """Compute and list therapist-patient synchrony (wavelet coherence)."""
-
-
-class _Bars:
-    """One progress bar per phase on stderr (hidden when stderr is not a terminal)."""
-
-    def __init__(self) -> None:
-        self.bar = None
-        self.phase = None
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self.phase:
-            self.close()
-            label = {"prepare": "Preprocessing recordings", "compute": "Computing sessions"}
-            self.bar = click.progressbar(length=total, label=label.get(phase, phase),
-                                         file=sys.stderr, show_pos=True)
-            self.bar.__enter__()
-            self.phase = phase
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
 
 
 @synchrony.command("compute")
@@ -91,7 +73,8 @@ def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, mont
     config = SynchronyConfig(band=tuple(band), pairs=pairs, convention=convention,
                              pseudo=not no_pseudo, max_pseudo=max_pseudo, seed=seed,
                              montage=mapping)
-    bars = _Bars()
+    bars = ProgressBars({"prepare": "Preprocessing recordings",
+                         "compute": "Computing sessions"})
     try:
         with get_executor(executor, jobs=jobs, scheduler=scheduler) as runner:
             summary = compute_synchrony(obj.study(), config, dyad=dyad, session=session,
@@ -99,12 +82,7 @@ def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, mont
                                         executor=runner)
     finally:
         bars.close()
-    emit(summary, fmt)
-    if fmt == "table":
-        counts = summary["status"].value_counts().to_dict()
-        click.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
-    if (summary["status"] == "failed").any():
-        raise SystemExit(2)
+    emit_summary(summary, fmt)
 
 
 @synchrony.command("list")
