@@ -22,6 +22,7 @@ return results, which the calling process stores.
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -161,13 +162,26 @@ class LocalExecutor(Executor):
 
 
 def _import_distributed() -> Any:
+    first = "distributed" not in sys.modules
     try:
         import dask  # noqa: F401
         import distributed
     except ImportError:
         raise InputError(f"the dask executor needs dask and distributed: {INSTALL_HINT}, "
                          "or use --executor local") from None
+    if first:
+        _follow_application_logging()
     return distributed
+
+
+def _follow_application_logging() -> None:
+    """On import, distributed sets its loggers to INFO; when the application has already set up
+    logging (a root handler, as the CLI does), every scheduler event then reaches that handler.
+    Follow the application instead: distributed's messages from WARNING up, all at DEBUG."""
+    root = logging.getLogger()
+    if root.handlers:
+        verbose = root.getEffectiveLevel() <= logging.DEBUG
+        logging.getLogger("distributed").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 class DaskExecutor(Executor):
@@ -247,11 +261,20 @@ class DaskExecutor(Executor):
 
         distributed = _import_distributed()
         if self.scheduler is None:
+            # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to return freed memory to the
+            # system; that also turns off glibc's adaptive mmap threshold, so every large
+            # temporary array is mmap'ed and faulted in afresh: the wavelet code ran 30-50 %
+            # slower (measured). Workers keep glibc's default here. The workers' statistical
+            # profiles (every 10 ms, for the dashboard) are not collected either, and the
+            # scheduler's web server takes a free port on localhost rather than 8787.
             with dask.config.set({"distributed.scheduler.allowed-failures":
-                                  self.allowed_failures}):
+                                  self.allowed_failures,
+                                  "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
+                                  None,
+                                  "distributed.worker.profile.enabled": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
             logger.info("started a local Dask cluster with %d workers", self.n_workers)
             return distributed.Client(self._cluster)
         try:

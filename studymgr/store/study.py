@@ -387,13 +387,13 @@ class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
     # -- analyses -------------------------------------------------------------------------------
     def compute_synchrony(self, config: Any = None, *, dyad: str | None = None,
                           session: int | None = None, jobs: int = 1, force: bool = False,
-                          progress: Any = None) -> pd.DataFrame:
+                          progress: Any = None, executor: Any = None) -> pd.DataFrame:
         """Compute and store synchrony of scanned sessions (see
         :func:`studymgr.pipeline.compute_synchrony`)."""
         from studymgr.pipeline import compute_synchrony
 
         return compute_synchrony(self, config, dyad=dyad, session=session, jobs=jobs,
-                                 force=force, progress=progress)
+                                 force=force, progress=progress, executor=executor)
 
     # -- overview -------------------------------------------------------------------------------
     def status(self) -> pd.DataFrame:
