@@ -21,6 +21,7 @@ return results, which the calling process stores.
 
 from __future__ import annotations
 
+import abc
 import logging
 import sys
 import uuid
@@ -54,7 +55,7 @@ def _star(args: tuple[Callable, Any, dict]) -> Any:
     return func(payload, shared)
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs independent tasks and hands their results back to the calling process.
 
     Use as a context manager (``with get_executor("dask") as ex: ...``) so that a cluster it
@@ -63,14 +64,15 @@ class Executor:
 
     name = "base"
 
+    @abc.abstractmethod
     def map(self, func: Callable[[Any], Any], items: Sequence) -> Iterator[Any]:
         """``func(item)`` for every item; results in item order.
 
         ``func`` must be picklable (a module-level function) for process and cluster executors.
         An exception raised by a task is raised here.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def map_staged(self, prepare: Callable[[Any], Any], inputs: Mapping[Hashable, Any],
                    compute: Callable[[Any, dict], Any],
                    tasks: Sequence[tuple[Any, Sequence[Hashable]]], *,
@@ -98,14 +100,13 @@ class Executor:
             The task's index in ``tasks`` and its result, or a :class:`TaskFailure` when a
             cluster executor gave up on it (the local executor raises instead).
         """
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def workers(self) -> int:
         """Number of tasks that can run at once."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: the local executor has nothing to free
         """Release processes or clusters this executor started."""
 
     def __enter__(self) -> Executor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -131,13 +132,12 @@ def _records(frame) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    try:
-        import pandas as pd
+    import pandas as pd
 
+    # pd.isna raises on odd objects (e.g. arrays of unknown shape): those are not missing.
+    with contextlib.suppress(TypeError, ValueError):
         if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
             return None
-    except (TypeError, ValueError):
-        pass
     if hasattr(value, "item"):
         return value.item()
     return value
