@@ -3,7 +3,7 @@
 -- A fresh study is created by running this file; an older study is brought up to date by the
 -- scripts in schemas/migrations/ (vN.sql takes a database from version N-1 to N). The line
 -- below is read by studymgr as the current schema version: bump it together with a migration.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Identifiers (person, dyad, rater codes, instrument names) are pseudonymous codes: 1-32 letters,
 -- digits, '-' or '_'. The database refuses anything else, so a path or a quote can never be stored.
@@ -381,6 +381,33 @@ CREATE TABLE synchrony_tests (
     PRIMARY KEY (run_id, measure, chromophore, level, therapist_unit, patient_unit)
 );
 
+-- A measure of one person's recording in one session (not of a pair), e.g. frontal alpha
+-- asymmetry: measure 'faa', unit 'F3:F4' (left:right electrodes), ln(right) - ln(left) alpha
+-- power; over the whole session (condition 'session') or in the windows of one condition
+-- (an event label, or 'rest'). value is unbounded, unlike synchrony; sd is over the windows.
+CREATE TABLE person_measures (
+    run_id     INTEGER NOT NULL REFERENCES analysis_runs (id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions (id),
+    scan_id    INTEGER NOT NULL REFERENCES scans (id),
+    role       TEXT NOT NULL CHECK (role IN ('therapist', 'patient')),
+    measure    TEXT NOT NULL CHECK (length(measure) BETWEEN 1 AND 32
+                                    AND measure NOT GLOB '*[^a-z0-9_]*'),
+    unit       TEXT NOT NULL CHECK (length(unit) BETWEEN 1 AND 64),
+    condition  TEXT NOT NULL DEFAULT 'session' CHECK (length(condition) BETWEEN 1 AND 64),
+    value      REAL CHECK (value IS NULL OR abs(value) <= 1e300),
+    sd         REAL CHECK (sd IS NULL OR sd BETWEEN 0 AND 1e300),
+    n_windows  INTEGER CHECK (n_windows IS NULL OR n_windows >= 0),
+    PRIMARY KEY (run_id, role, measure, unit, condition)
+);
+
+-- The recording is the one of that person's role in that session.
+CREATE TRIGGER person_measures_scan BEFORE INSERT ON person_measures
+WHEN NOT EXISTS (SELECT 1 FROM scans WHERE id = NEW.scan_id AND role = NEW.role
+                 AND session_id = NEW.session_id)
+BEGIN
+    SELECT RAISE(ABORT, 'person_measures: scan_id is not that role''s recording of the session');
+END;
+
 -- A fitted model: its formula, fit statistics and random effects as JSON, fixed effects as rows.
 CREATE TABLE model_fits (
     id        INTEGER PRIMARY KEY,
@@ -438,3 +465,4 @@ CREATE INDEX events_session ON events (session_id);
 CREATE INDEX synchrony_session ON synchrony_results (session_id, pair);
 CREATE INDEX synchrony_run ON synchrony_results (run_id);
 CREATE INDEX runs_lookup ON analysis_runs (kind, session_id, config_hash);
+CREATE INDEX person_measures_session ON person_measures (session_id);

@@ -20,6 +20,11 @@ Columns of the table, in this order:
     The same two synchrony values per ROI pair (therapist's ROI, patient's ROI). ROI codes never
     contain ``.``, so the dot separates them unambiguously.
 
+With a per-person measure (``measure="faa"``: one person's frontal alpha asymmetry over the
+session, see ``person`` and ``unit`` of :class:`ModelConfig`) the brain columns are named after it:
+``asymmetry`` (and an empty ``asymmetry_pseudo``, ``n_pseudo`` 0: a person measure has no
+pseudo-dyad baseline) in place of ``synchrony`` and ``synchrony_pseudo``.
+
 Construct sources (defaults after the reference study, Sened et al. 2025): every construct is
 patient-rated; symptoms and wellbeing before the session, alliance and session quality after it;
 the scale is the instrument's primary scale. When several instruments of a construct were given
@@ -50,6 +55,8 @@ ROLES = ("therapist", "patient")
 TIMINGS = ("pre", "post")
 KINDS = ("therapy", "interview")
 ROI_PAIRS = ("all", "homologous")
+#: Per-person measures (stored in ``person_measures``) and the name of their analysis column.
+PERSON_MEASURES = {"faa": "asymmetry"}
 DEFAULT_SOURCES: dict[str, tuple[str, str]] = {
     "symptoms": ("patient", "pre"),
     "wellbeing": ("patient", "pre"),
@@ -117,7 +124,13 @@ class ModelConfig:
     measure : str or None
         The stored synchrony measure; None means ``wtc`` (wavelet coherence) for ``hbo`` and
         ``hbr`` and ``plv_alpha`` (alpha-band phase-locking value) for ``eeg``; e.g.
-        ``aec_theta`` picks another EEG measure.
+        ``aec_theta`` picks another EEG measure. ``faa`` models one person's frontal alpha
+        asymmetry instead of synchrony (chromophore ``eeg``).
+    person : str
+        With a per-person measure: whose (``patient``, default, or ``therapist``).
+    unit : str or None
+        With a per-person measure: the electrode pair ``LEFT:RIGHT`` (e.g. ``F3:F4``); None
+        takes the pair computed first.
     """
 
     chromophore: str = "hbo"
@@ -126,6 +139,8 @@ class ModelConfig:
     lag: int = 1
     roi_pairs: str = "all"
     measure: str | None = None
+    person: str = "patient"
+    unit: str | None = None
 
     @property
     def synchrony_measure(self) -> str:
@@ -133,6 +148,17 @@ class ModelConfig:
         if self.measure is not None:
             return self.measure
         return "plv_alpha" if self.chromophore == "eeg" else "wtc"
+
+    @property
+    def variable(self) -> str:
+        """Name of the brain variable in the table and the models: ``synchrony``, or the
+        per-person measure's name (``asymmetry`` for ``faa``)."""
+        return PERSON_MEASURES.get(self.synchrony_measure, "synchrony")
+
+    @property
+    def person_measure(self) -> bool:
+        """Whether the measure is one person's (``person_measures``), not a pair's."""
+        return self.synchrony_measure in PERSON_MEASURES
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | ModelConfig | None) -> ModelConfig:
@@ -182,6 +208,19 @@ class ModelConfig:
                 raise InputError(f"invalid measure {measure!r} in the model configuration: e.g. "
                                  "wtc, plv_alpha, aec_theta")
             out = replace(out, measure=measure)
+        if "person" in data:
+            out = replace(out, person=_choice(data["person"], ROLES, "person"))
+        if data.get("unit") is not None:
+            unit = data["unit"]
+            if not isinstance(unit, str) or not 1 <= len(unit) <= 64 or ":" not in unit:
+                raise InputError(f"invalid unit {unit!r} in the model configuration: give the "
+                                 "asymmetry electrode pair as LEFT:RIGHT, e.g. F3:F4")
+            out = replace(out, unit=unit)
+        if out.person_measure and out.chromophore != "eeg":
+            if "chromophore" in data:
+                raise InputError(f"measure {out.synchrony_measure} is an EEG measure: use "
+                                 "chromophore eeg (or leave it out)")
+            out = replace(out, chromophore="eeg")
         return out
 
     def with_instruments(self, choices: Mapping[str, str]) -> ModelConfig:
@@ -203,6 +242,8 @@ class ModelConfig:
             "lag": self.lag,
             "roi_pairs": self.roi_pairs,
             "measure": self.measure,
+            # only with a per-person measure, so that synchrony runs keep their config hash
+            **({"person": self.person, "unit": self.unit} if self.person_measure else {}),
         }
 
 
@@ -315,7 +356,8 @@ class AnalysisTable:
     def available(self) -> dict[str, bool]:
         """Which measures have at least one value (``synchrony``, ``synchrony_pseudo`` and
         each construct)."""
-        cols = ["synchrony", "synchrony_pseudo", *CONSTRUCTS]
+        var = self.config.variable
+        cols = [var, f"{var}_pseudo", *CONSTRUCTS]
         return {c: bool(self.frame[c].notna().any()) for c in cols}
 
 
@@ -440,6 +482,9 @@ def build_analysis_table(sessions: pd.DataFrame, synchrony: pd.DataFrame,
                 roi_cols[col] = part.reindex(index).to_numpy(dtype=float)
             roi_pairs[roi_column(rt, rp)] = (rt, rp)
     frame = frame[BASE_COLUMNS]
+    if config.variable != "synchrony":
+        frame = frame.rename(columns={"synchrony": config.variable,
+                                      "synchrony_pseudo": f"{config.variable}_pseudo"})
     if roi_cols:
         frame = pd.concat([frame, pd.DataFrame(roi_cols, index=frame.index)], axis=1)
 

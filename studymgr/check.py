@@ -20,8 +20,10 @@
     Every stored recording is hashed again and compared with its SHA-256 from import; files in
     the data folder that no scan refers to (left by an interrupted import) are listed.
 ``synchrony``
-    Synchrony results whose input recordings (the session's pair and its pseudo partners, by
-    their stored SHA-256) changed since they were computed.
+    Session results whose inputs changed since they were computed: synchrony (the session's pair
+    and its pseudo partners, by their stored SHA-256), event-locked synchrony and EEG results
+    (the pair's recordings, and the events they used: another consensus, a re-imported rater
+    file).
 ``runs``
     Analysis runs left in state ``running`` (a computation that never finished).
 ``permissions``
@@ -349,34 +351,62 @@ def _scans(study: Any, fix: bool) -> list[dict[str, str]]:
     return rows
 
 
+# What recomputes each kind of session run, and the modality of its recordings.
+SESSION_RUNS = {"synchrony": ("nirs", "studymgr synchrony compute"),
+                "eventlocked": ("nirs", "studymgr moments compute"),
+                "eeg": ("eeg", "studymgr eeg compute")}
+
+
+def _events_changed(study: Any, dyad: str, number: int, config: str, stored: str | None
+                    ) -> bool:
+    """Whether the events a run used (by the run's source and labels) differ from those stored
+    now."""
+    from studymgr.eventlocked import events_hash, select_events
+
+    settings = json.loads(config)
+    events = select_events(study.events(dyad, number), settings.get("source", "consensus"),
+                           settings.get("labels", ["MOI", "MONI"]))
+    return stored is not None and events_hash(events) != stored
+
+
 def _synchrony(study: Any, fix: bool) -> list[dict[str, str]]:
     conn = study.db.conn
-    current: dict[int, dict[str, str]] = {}
-    for sid, role, sha in conn.execute(
-            "SELECT session_id, role, sha256 FROM scans WHERE modality = 'nirs'"):
-        current.setdefault(sid, {})[role] = sha
-    every = {sha for by_role in current.values() for sha in by_role.values()}
+    current: dict[tuple[int, str], dict[str, str]] = {}
+    for sid, role, modality, sha in conn.execute(
+            "SELECT session_id, role, modality, sha256 FROM scans"):
+        current.setdefault((sid, modality), {})[role] = sha
+    every = {sha for (_, modality), by_role in current.items() if modality == "nirs"
+             for sha in by_role.values()}
     rows = []
-    n_runs = 0
-    for run_id, sid, dyad, number, hashes in conn.execute(
-            "SELECT a.id, a.session_id, d.code, s.number, a.input_hashes FROM analysis_runs a "
-            "JOIN sessions s ON s.id = a.session_id JOIN dyads d ON d.id = s.dyad_id "
-            "WHERE a.kind = 'synchrony' AND a.status = 'done' ORDER BY d.code, s.number"):
-        n_runs += 1
+    n_runs: dict[str, int] = {}
+    for run_id, kind, sid, dyad, number, hashes, config in conn.execute(
+            "SELECT a.id, a.kind, a.session_id, d.code, s.number, a.input_hashes, a.config "
+            "FROM analysis_runs a JOIN sessions s ON s.id = a.session_id "
+            "JOIN dyads d ON d.id = s.dyad_id WHERE a.kind IN ('synchrony', 'eventlocked', "
+            "'eeg') AND a.status = 'done' ORDER BY d.code, s.number, a.kind"):
+        modality, command = SESSION_RUNS[kind]
+        n_runs[kind] = n_runs.get(kind, 0) + 1
         stored = json.loads(hashes)
+        now = current.get((sid, modality), {})
         changed = [f"the {role}'s recording" for role in ("therapist", "patient")
-                   if stored.get(role) != current.get(sid, {}).get(role)]
+                   if stored.get(role) != now.get(role)]
         stale = sum(1 for pair in stored.get("pseudo") or [] for sha in pair if sha not in every)
         if stale:
             changed.append(f"{stale} pseudo-partner recording(s)")
+        if kind != "synchrony" and _events_changed(study, dyad, int(number), config,
+                                                   stored.get("events")):
+            changed.append("the events")
         if changed:
+            what = {"synchrony": "synchrony", "eventlocked": "event-locked synchrony",
+                    "eeg": "EEG coupling and asymmetry"}[kind]
             rows.append(_row("synchrony", "problem", f"{dyad}/{number}",
-                             f"synchrony (run {run_id}) was computed from other recordings: "
+                             f"{what} (run {run_id}) was computed from other inputs: "
                              f"{' and '.join(changed)} changed since",
-                             f"studymgr synchrony compute --dyad {dyad} --session {number}"))
+                             f"{command} --dyad {dyad} --session {number}"))
     if not rows:
-        rows.append(_row("synchrony", "ok", "", f"{n_runs} session runs: computed from the "
-                         "recordings stored now"))
+        counts = ", ".join(f"{n} {kind}" for kind, n in n_runs.items()) or "0"
+        rows.append(_row("synchrony", "ok", "", f"session runs ({counts}): computed from the "
+                         "recordings and events stored now"))
     return rows
 
 

@@ -43,7 +43,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,8 @@ def resolve_config(config: ModelConfig | Mapping[str, Any] | None) -> ModelConfi
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, chromophore: str | None = None,
-                instruments: Mapping[str, str] | None = None) -> ModelConfig:
+                instruments: Mapping[str, str] | None = None,
+                **settings: Any) -> ModelConfig:
     """A configuration from a JSON file (optional) with some settings overridden.
 
     Parameters
@@ -201,9 +202,12 @@ def load_config(path: str | os.PathLike[str] | None = None, *, chromophore: str 
     path : path-like or None
         JSON object as taken by :meth:`ModelConfig.from_dict`.
     chromophore : str or None
-        ``hbo`` or ``hbr``, replacing the file's.
+        ``hbo``, ``hbr`` or ``eeg``, replacing the file's.
     instruments : mapping or None
         ``{construct: "name" or "name@version"}``, replacing the file's choices.
+    **settings
+        Other settings of :class:`ModelConfig` replacing the file's (``measure``, ``person``,
+        ``unit``, ...); None values are ignored.
 
     Returns
     -------
@@ -222,8 +226,12 @@ def load_config(path: str | os.PathLike[str] | None = None, *, chromophore: str 
             raise InputError(f"{file.name} is not valid JSON (line {exc.lineno}: {exc.msg})"
                              ) from None
     cfg = ModelConfig.from_dict(data)
-    if chromophore is not None:
-        cfg = ModelConfig.from_dict({**cfg.to_dict(), "chromophore": chromophore})
+    given = {k: v for k, v in {"chromophore": chromophore, **settings}.items() if v is not None}
+    if given:
+        base = cfg.to_dict()
+        if "measure" in given and "chromophore" not in given and cfg.chromophore != "eeg":
+            base.pop("chromophore")  # an EEG measure brings its chromophore
+        cfg = ModelConfig.from_dict({**base, **given})
     if instruments:
         cfg = cfg.with_instruments(instruments)
     return cfg
@@ -286,10 +294,40 @@ def analysis_table(study: Any, config: ModelConfig | Mapping[str, Any] | None = 
     AnalysisTable
     """
     cfg = resolve_config(config)
-    measure = cfg.synchrony_measure
-    synchrony = pd.concat([study.synchrony(level="session", measure=measure),
-                           study.synchrony(level="roi", measure=measure)], ignore_index=True)
+    if cfg.person_measure:
+        synchrony, cfg = _person_measure_rows(study, cfg)
+    else:
+        measure = cfg.synchrony_measure
+        synchrony = pd.concat([study.synchrony(level="session", measure=measure),
+                               study.synchrony(level="roi", measure=measure)],
+                              ignore_index=True)
     return build_analysis_table(study.sessions(), synchrony, study.scores(), cfg)
+
+
+def _person_measure_rows(study: Any, cfg: ModelConfig) -> tuple[pd.DataFrame, ModelConfig]:
+    """One person's session-level frontal alpha asymmetry shaped like the synchrony frame the
+    analysis table reads (one ``true`` row per session), and the config with its electrode
+    pair resolved."""
+    asym = study.eeg_asymmetry()
+    asym = asym.loc[(asym["role"] == cfg.person) & (asym["condition"] == "session")]
+    pair = asym["left"] + ":" + asym["right"]
+    units = list(dict.fromkeys(pair))
+    unit = cfg.unit
+    if unit is None and units:
+        unit = units[0]
+        if len(units) > 1:
+            logger.info("models: frontal alpha asymmetry of %s (stored pairs: %s; choose one "
+                        "with unit LEFT:RIGHT)", unit, ", ".join(units))
+    elif unit is not None and units and unit not in units:
+        raise InputError(f"no frontal alpha asymmetry {unit} is stored: stored pairs are "
+                         f"{', '.join(units)}")
+    rows = asym.loc[pair == unit] if unit else asym.iloc[:0]
+    frame = pd.DataFrame({
+        "dyad": rows["dyad"], "session": rows["session"], "pair": "true",
+        "chromophore": "eeg", "level": "session", "therapist_unit": unit or "",
+        "patient_unit": unit or "", "value": rows["value"],
+        "config_hash": rows["config_hash"]}).reset_index(drop=True)
+    return frame, replace(cfg, unit=unit)
 
 
 def fit_models(study: Any, config: ModelConfig | Mapping[str, Any] | None = None) -> ModelRun:
@@ -371,23 +409,30 @@ def fit_all(table: AnalysisTable) -> tuple[list[FitRecord], list[str]]:
     frame = table.frame
     lag = table.config.lag
     chroma = table.config.chromophore
+    var = table.config.variable
     have = table.available
     notes = list(table.notes)
     skipped: list[str] = []
     fits: list[FitRecord] = []
-    no_sync = (f"no {chroma} synchrony stored (run 'studymgr synchrony compute' first)"
-               if not frame.empty else "the study has no sessions")
+    if frame.empty:
+        no_sync = "the study has no sessions"
+    elif table.config.person_measure:
+        no_sync = (f"no frontal alpha asymmetry of the {table.config.person} stored (run "
+                   "'studymgr eeg compute' first)")
+    else:
+        no_sync = (f"no {chroma} synchrony stored (run 'studymgr "
+                   f"{'eeg' if chroma == 'eeg' else 'synchrony'} compute' first)")
 
     # -- growth --------------------------------------------------------------------------------
-    if have[SYNC]:
-        fits.append(_mixed("growth", "growth", f"{SYNC} ~ {TIME} + (1 + {TIME} | {GROUP})",
-                           TIME, lambda: growth_model(frame, SYNC, TIME, GROUP)))
-        if have["synchrony_pseudo"]:
+    if have[var]:
+        fits.append(_mixed("growth", "growth", f"{var} ~ {TIME} + (1 + {TIME} | {GROUP})",
+                           TIME, lambda: growth_model(frame, var, TIME, GROUP)))
+        if have[f"{var}_pseudo"]:
             fits.append(_mixed("growth_true_vs_pseudo", "growth_true_vs_pseudo",
                                GROWTH_TRUE_VS_PSEUDO_FORMULA, f"{TIME}:pair",
                                lambda: _true_vs_pseudo(frame),
                                formula=GROWTH_TRUE_VS_PSEUDO_FORMULA))
-        else:
+        elif not table.config.person_measure:
             skipped.append("growth_true_vs_pseudo skipped: no pseudo-dyad synchrony stored "
                            "(compute synchrony with the pseudo-dyad baseline)")
     else:
@@ -399,34 +444,34 @@ def fit_all(table: AnalysisTable) -> tuple[list[FitRecord], list[str]]:
         if not have[o]:
             skipped.append(f"outcome models of {label} skipped: no {label} measure entered")
             continue
-        if have[SYNC]:
-            fits.append(_mixed(f"outcome:{o}", "outcome", _outcome_formula(o, SYNC),
-                               f"{SYNC}_within",
-                               lambda o=o: outcome_model(frame, o, SYNC, TIME, GROUP)))
+        if have[var]:
+            fits.append(_mixed(f"outcome:{o}", "outcome", _outcome_formula(o, var),
+                               f"{var}_within",
+                               lambda o=o: outcome_model(frame, o, var, TIME, GROUP)))
             fits.append(_mixed(f"outcome:{o}:lag{lag}", "outcome_lag",
-                               _outcome_formula(o, SYNC, lag), f"{SYNC}_lag{lag}_within",
-                               lambda o=o: outcome_model(frame, o, SYNC, TIME, GROUP, lag=lag)))
+                               _outcome_formula(o, var, lag), f"{var}_lag{lag}_within",
+                               lambda o=o: outcome_model(frame, o, var, TIME, GROUP, lag=lag)))
         else:
             skipped.append(f"outcome:{o} skipped: {no_sync}")
         if have["alliance"]:
             fits.append(_mixed(f"alliance:{o}", "alliance", _outcome_formula(o, "alliance"),
                                "alliance_within",
                                lambda o=o: outcome_model(frame, o, "alliance", TIME, GROUP)))
-            if have[SYNC]:
-                contrast = f"{SYNC}_within_z - alliance_within_z"
+            if have[var]:
+                contrast = f"{var}_within_z - alliance_within_z"
                 fits.append(_mixed(
                     f"compare:{o}", "compare",
-                    f"{o} ~ {TIME} + {SYNC}_within_z + {SYNC}_between_z + alliance_within_z + "
+                    f"{o} ~ {TIME} + {var}_within_z + {var}_between_z + alliance_within_z + "
                     f"alliance_between_z + (1 | {GROUP})", contrast,
-                    lambda o=o: compare_predictors(frame, o, SYNC, "alliance", TIME, GROUP)))
+                    lambda o=o: compare_predictors(frame, o, var, "alliance", TIME, GROUP)))
         else:
             skipped.append(f"alliance:{o} and compare:{o} skipped: no alliance measure entered")
 
     # -- repeated-measures correlations ----------------------------------------------------------
     others = [c for c in CONSTRUCTS if have[c]]
-    if have[SYNC] and others:
-        fits.append(_rm_corr(frame, others))
-    elif have[SYNC]:
+    if have[var] and others:
+        fits.append(_rm_corr(frame, others, var))
+    elif have[var]:
         skipped.append("rm_corr skipped: no construct measure entered")
     else:
         skipped.append(f"rm_corr skipped: {no_sync}")
@@ -491,15 +536,16 @@ def _mixed(name: str, kind: str, intended: str, key_term: str,
                      fit=fit, random=data["random"], terms=terms, key_term=key_term)
 
 
-def _rm_corr(frame: pd.DataFrame, constructs: list[str]) -> FitRecord:
-    """Repeated-measures correlations of synchrony with each construct (BH across them)."""
+def _rm_corr(frame: pd.DataFrame, constructs: list[str], var: str = SYNC) -> FitRecord:
+    """Repeated-measures correlations of the brain variable (synchrony by default) with each
+    construct (BH across them)."""
     rows, failed = [], {}
     for c in constructs:
         try:
-            rows.append(rm_correlations(frame, SYNC, c, GROUP).iloc[0])
+            rows.append(rm_correlations(frame, var, c, GROUP).iloc[0])
         except InputError as exc:
-            failed[f"{SYNC}~{c}"] = str(exc)
-    formula = f"{SYNC} ~ <construct> within {GROUP} (repeated-measures correlation)"
+            failed[f"{var}~{c}"] = str(exc)
+    formula = f"{var} ~ <construct> within {GROUP} (repeated-measures correlation)"
     base = {"kind": "rm_corr", "method": "pingouin.rm_corr (Bakdash & Marusich 2017)",
             "failed": failed}
     grouped: dict[str, list[str]] = {}
@@ -513,7 +559,7 @@ def _rm_corr(frame: pd.DataFrame, constructs: list[str]) -> FitRecord:
     p_adj = fdr(res["p"].to_numpy(dtype=float))
     terms, p_fdr, extra = [], {}, {}
     for i, r in res.iterrows():
-        term = f"{SYNC}~{r['y']}"
+        term = f"{var}~{r['y']}"
         terms.append({"term": term, "estimate": float(r["r"]), "se": None,
                       "df": float(r["dof"]), "t": None, "p": float(r["p"]),
                       "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"])})

@@ -29,7 +29,7 @@ from tests.test_scans import write_nirx, write_snirf
 
 TABLES = ["study", "people", "dyads", "sessions", "instruments", "responses", "response_items",
           "scores", "scans", "scan_pairs", "events", "analysis_runs", "synchrony_results",
-          "synchrony_tests", "model_fits", "model_terms", "audit_log"]
+          "synchrony_tests", "person_measures", "model_fits", "model_terms", "audit_log"]
 
 
 @pytest.fixture

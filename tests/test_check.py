@@ -20,6 +20,7 @@ import pytest
 from studymgr import entry, open_study
 from studymgr.check import CHECKS, check_study, n_problems, open_for_check
 from studymgr.scans import partial_path
+from studymgr.store import database
 from tests.conftest import snapshot
 from tests.test_scans import write_snirf
 
@@ -83,7 +84,7 @@ def test_a_clean_study_passes_every_check(full):
     detail = dict(zip(report["check"], report["detail"], strict=True))
     assert detail["scores"].startswith("3 responses")
     assert detail["scans"].startswith("2 recordings hashed")
-    assert detail["synchrony"].startswith("1 session runs")
+    assert detail["synchrony"].startswith("session runs (1 synchrony)")
 
 
 def test_cli_check_passes_and_lists_every_check(full, cli):
@@ -223,7 +224,8 @@ def test_older_schema_is_reported_not_upgraded(full):
     raw_sql(full, "PRAGMA user_version = 1")
     with open_for_check(full.path) as study:
         found = problems(check_study(study), "schema")
-    assert "older than this studymgr's (2)" in found["detail"].iloc[0]
+    current = database.schema_version()
+    assert f"older than this studymgr's ({current})" in found["detail"].iloc[0]
     conn = sqlite3.connect(full.path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # checking changed nothing
     conn.close()

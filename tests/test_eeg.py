@@ -404,3 +404,161 @@ def test_pure_modules_import_no_store_and_no_cli():
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
                      for a in n.names}
         assert not any(m.startswith(("studymgr.store", "studymgr.cli")) for m in imported), name
+
+
+# -- models on EEG sessions -----------------------------------------------------------------------
+def _faa_study(study, tmp_path, *, n_dyads=6, sessions=(1, 2, 3, 4), slope=0.3, effect=-4.0):
+    """Six dyads x four EEG sessions of 20 s. The patient's F4 alpha amplitude is
+    exp(faa / 2) x F3's, so their planted asymmetry is faa = dyad offset + slope x session
+    + noise (SD 0.3, which lets the within-dyad link be told apart from growth); the GAD-7
+    total (symptoms, before the session) is 10 + effect x (faa - the dyad's mean faa),
+    rounded, so the within-dyad link is planted too."""
+    from studymgr import entry
+
+    rng = np.random.default_rng(31)
+    planted = {}
+    for d in range(1, n_dyads + 1):
+        dyad = f"D{d:02d}"
+        study.add_dyad(dyad, therapist=f"T{d:02d}", patient=f"P{d:02d}")
+        offset = rng.normal(0, 0.3)
+        faas = {n: offset + slope * n + rng.normal(0, 0.3) for n in sessions}
+        for n in sessions:
+            study.add_session(dyad, n)
+            seed = 100 * d + n
+            shared = bandlimited(np.random.default_rng(seed), int(20 * SFREQ), 8.5, 11.5)
+            for role, gain in (("therapist", 1.0), ("patient", float(np.exp(faas[n] / 2)))):
+                raw = eeg_raw(seed=seed + (0 if role == "therapist" else 50), duration=20.0,
+                              alpha_source=shared, alpha_gain={"F4": gain})
+                study.import_scan(dyad, n, role, write_fif(
+                    tmp_path / "in" / f"{dyad}_{n}_{role}_raw.fif", raw), modality="eeg")
+        mean = np.mean(list(faas.values()))
+        for n in sessions:
+            total = int(np.clip(round(10 + effect * (faas[n] - mean)), 0, 21))
+            items = [3] * (total // 3) + [total % 3] + [0] * 7
+            entry.enter_response(study, dyad, n, "gad7", respondent="patient", timing="pre",
+                                 items=items[:7])
+            planted[(dyad, n)] = faas[n]
+    return planted
+
+
+def test_models_of_frontal_alpha_asymmetry_recover_planted_growth_and_link(study, tmp_path, cli):
+    """Planted: the patient's asymmetry grows by 0.3 per session and symptoms fall by 4 points
+    per unit of within-dyad asymmetry. 'models fit --measure faa' recovers both (the estimates
+    compared with the planted values, the table's asymmetry with the stored person measures);
+    a stored pair that does not exist, or an fNIRS chromophore with faa, is refused in one line
+    with the database unchanged byte for byte."""
+    planted = _faa_study(study, tmp_path)
+    summary = study.compute_eeg(dyad=None)
+    assert set(summary["status"]) == {"computed"}
+    from studymgr.modelrun import analysis_table
+
+    table = analysis_table(study, {"measure": "faa"})
+    assert table.config.chromophore == "eeg" and table.config.unit == "F3:F4"
+    assert "asymmetry" in table.frame and "synchrony" not in table.frame
+    stored = study.eeg_asymmetry()
+    stored = stored[(stored["role"] == "patient") & (stored["condition"] == "session")]
+    merged = table.frame.merge(stored, on=["dyad", "session"])
+    assert np.array_equal(merged["asymmetry"].to_numpy(), merged["value"].to_numpy())
+    measured = merged.set_index(["dyad", "session"])["value"]
+    assert np.corrcoef([planted[k] for k in measured.index], measured)[0, 1] > 0.95
+    study.close()
+
+    out = cli("models", "fit", "--measure", "faa", "--json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    growth = next(r for r in rows if r["model"] == "growth" and r["term"] == "session")
+    assert growth["estimate"] == pytest.approx(0.3, abs=0.12) and growth["p"] < 0.01
+    link = next(r for r in rows if r["model"] == "outcome:symptoms"
+                and r["term"] == "asymmetry_within")
+    assert link["estimate"] == pytest.approx(-4.0, abs=0.8) and link["p"] < 0.001
+    assert not any(r["model"] == "growth_true_vs_pseudo" for r in rows)
+    shown = cli("models", "show", "--model", "growth").output
+    assert "asymmetry ~ session" in shown
+
+    before = snapshot(tmp_path)
+    for args, message in ((["--measure", "faa", "--unit", "F7:F8"],
+                           "no frontal alpha asymmetry F7:F8 is stored: stored pairs are F3:F4"),
+                          (["--measure", "faa", "--chromophore", "hbo"],
+                           "measure faa is an EEG measure: use chromophore eeg"),
+                          (["--measure", "faa", "--unit", "F3"], "LEFT:RIGHT")):
+        bad = cli("models", "fit", *args)
+        assert bad.exit_code == 2 and message in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+    plv = cli("models", "fit", "--chromophore", "eeg", "--measure", "plv_alpha", "--json")
+    assert plv.exit_code == 0, plv.output
+    assert any(r["model"] == "growth" for r in json.loads(plv.stdout))
+
+
+def test_check_flags_eeg_results_whose_events_changed(eeg_study, tmp_path):
+    """'check' compares each EEG run's stored input hashes with the recordings and the events
+    (the run's source and labels) stored now: fresh results pass; another consensus moment
+    makes them out of date, with the command that recomputes the session."""
+    from studymgr.check import check_study
+
+    eeg_study.compute_eeg()
+    rows = check_study(eeg_study)
+    rows = rows[rows["check"] == "synchrony"]
+    assert list(rows["status"]) == ["ok"] and "1 eeg" in rows["detail"].iloc[0]
+    more = tmp_path / "in" / "more.csv"
+    more.write_text("onset,duration,label\n50,0,MOI\n")
+    eeg_study.import_events("D01", 1, more, consensus=True)
+    rows = check_study(eeg_study)
+    problem = rows[rows["status"] == "problem"].iloc[0]
+    assert "the events changed since" in problem["detail"]
+    assert problem["fix"] == "studymgr eeg compute --dyad D01 --session 1"
+    eeg_study.compute_eeg()
+    rows = check_study(eeg_study)
+    assert set(rows.loc[rows["check"] == "synchrony", "status"]) == {"ok"}
+
+
+def test_bids_export_writes_eeg_as_brainvision_without_the_name(eeg_study, tmp_path):
+    """EEG recordings go to eeg/ as BrainVision; MNE-BIDS reads them back with the stored
+    samples (float32 resolution) and the consensus events; the name in the EDF patient field
+    appears in no exported file."""
+    import mne_bids
+
+    from studymgr.export import export_bids
+
+    # a second session whose patient EDF names the patient in its header
+    eeg_study.add_session("D01", 2)
+    named = write_edf(tmp_path / "in" / "named.edf", eeg_raw(seed=5, duration=20.0))
+    data = bytearray(named.read_bytes())
+    data[8:88] = b"MCH-0234567 F 02-MAY-1951 Jane_Doe".ljust(80)
+    named.write_bytes(bytes(data))
+    eeg_study.import_scan("D01", 2, "patient", named, modality="eeg")
+    assert eeg_study.load_scan("D01", 2, "patient", "eeg").info["subject_info"]
+    written = export_bids(eeg_study, tmp_path / "bids")
+    recs = written[written["kind"] == "recording"]
+    assert len(recs) == 3 and all(p.endswith("_eeg.vhdr") and "/eeg/" in p for p in recs["path"])
+    for row in recs.itertuples(index=False):
+        path = tmp_path / "bids" / row.path
+        back = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path), verbose="error")
+        stored = eeg_study.load_scan(row.dyad, int(row.session), row.role, "eeg").get_data()
+        assert back.get_data().shape == stored.shape
+        assert np.allclose(back.get_data(), stored, rtol=1e-6, atol=1e-12)
+        if int(row.session) == 1:
+            assert list(back.annotations.description) == ["MOI", "MONI"]
+    for file in (tmp_path / "bids").rglob("*"):
+        if file.is_file():
+            assert b"Jane" not in file.read_bytes(), file
+    assert "written as BrainVision" in written.attrs["notes"][0]
+
+
+def test_status_grid_shows_eeg_recordings_and_moments(eeg_study, cli):
+    """The status frame and grid mark EEG recordings (eTP) and consensus moments (m2: the two
+    imported in the fixture); a session with rater marks only shows rN."""
+    eeg_study.add_session("D01", 2)
+    marks = Path(eeg_study.path).parent / "marks.csv"
+    marks.write_text("onset,duration,label\n12,0,MOI\n")
+    for rater in ("R1", "R2"):
+        eeg_study.import_events("D01", 2, marks, rater=rater)
+    frame = eeg_study.status().set_index("session")
+    assert frame.loc[1, "mark_eeg"] == "eTP" and frame.loc[2, "mark_eeg"] == ""
+    assert bool(frame.loc[1, "eeg_patient"]) and not bool(frame.loc[2, "eeg_patient"])
+    assert frame.loc[1, "mark_moments"] == "m2" and frame.loc[2, "mark_moments"] == "r2"
+    assert int(frame.loc[2, "n_raters"]) == 2 and int(frame.loc[2, "n_consensus"]) == 0
+    eeg_study.close()
+    out = cli("status")
+    assert out.exit_code == 0 and "eTP" in out.output and "m2" in out.output
+    assert "consensus moments" in out.output  # the legend

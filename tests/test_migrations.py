@@ -1,8 +1,9 @@
 """Schema versions: opening an older study upgrades it; a newer one is refused; failures are atomic.
 
-The migration runner is exercised on a made-up version 2 (a copy of the shipped schema plus one
-column) so that the path is tested before the first real migration ships; the shipped chain is
-checked against frozen databases of every older version in tests/data/.
+The migration runner is exercised on a made-up next version (a copy of the shipped schema plus
+one table and one column, upgrading a study at the shipped version), so that its failure paths are
+tested independently of the real migrations; the shipped chain is checked against frozen
+databases of every older version in tests/data/.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from studymgr.resources import schemas_dir
 from studymgr.store import database
 
 DATA = Path(__file__).parent / "data"
+OLD = database.schema_version()  # the shipped version plays the older one
+NEW = OLD + 1                    # a made-up next version
 
 
 def make_schema_dir(root: Path, version: int, extra_sql: str = "",
@@ -35,9 +38,7 @@ def make_schema_dir(root: Path, version: int, extra_sql: str = "",
 
 
 @pytest.fixture
-def v1_study(tmp_path, monkeypatch):
-    v1 = make_schema_dir(tmp_path, 1)
-    monkeypatch.setattr(database, "schemas_dir", lambda: v1)
+def old_study(tmp_path):
     study = studymgr.create_study(tmp_path / "study.db", user="tester")
     study.add_dyad("D01", therapist="T01", patient="P01")
     study.add_session("D01", 1, date="2025-01-02")
@@ -45,19 +46,20 @@ def v1_study(tmp_path, monkeypatch):
     return study.path
 
 
-EXTRA = ("CREATE TABLE notes_v2 (id INTEGER PRIMARY KEY, "
+EXTRA = ("CREATE TABLE notes_next (id INTEGER PRIMARY KEY, "
          "session_id INTEGER REFERENCES sessions(id));")
 ALTER = "ALTER TABLE sessions ADD COLUMN room TEXT CHECK (room IS NULL OR length(room) <= 8);"
 
 
-def test_older_study_is_upgraded_in_place(tmp_path, v1_study, monkeypatch):
-    v2 = make_schema_dir(tmp_path, 2, extra_sql=EXTRA + "\n" + ALTER, migration=EXTRA + ALTER)
-    monkeypatch.setattr(database, "schemas_dir", lambda: v2)
-    with studymgr.open_study(v1_study) as study:
-        assert study.schema_version == 2
+def test_older_study_is_upgraded_in_place(tmp_path, old_study, monkeypatch):
+    nxt = make_schema_dir(tmp_path, NEW, extra_sql=EXTRA + "\n" + ALTER, migration=EXTRA + ALTER)
+    monkeypatch.setattr(database, "schemas_dir", lambda: nxt)
+    with studymgr.open_study(old_study) as study:
+        assert study.schema_version == NEW
         assert list(study.sessions()["date"]) == ["2025-01-02"]  # data kept
         log = study.audit(limit=1)
-        assert log["action"][0] == "upgrade" and '"schema_version":1' in log["old"][0]
+        assert log["action"][0] == "upgrade"
+        assert f'"schema_version":{OLD}' in log["old"][0]
         assert study.verify_audit() == []
         upgraded = database.schema_fingerprint(study.db.conn)
     fresh = studymgr.create_study(tmp_path / "fresh.db")
@@ -69,23 +71,23 @@ def test_older_study_is_upgraded_in_place(tmp_path, v1_study, monkeypatch):
     EXTRA + "\nALTER TABLE no_such_table ADD COLUMN x;",           # fails half-way
     "INSERT INTO sessions (dyad_id, number, created_at) VALUES (99, 5, 'x');",  # breaks an FK
 ])
-def test_failed_upgrade_changes_nothing(tmp_path, v1_study, monkeypatch, bad):
-    before = v1_study.read_bytes()
-    v2 = make_schema_dir(tmp_path, 2, extra_sql=EXTRA, migration=bad)
-    monkeypatch.setattr(database, "schemas_dir", lambda: v2)
+def test_failed_upgrade_changes_nothing(tmp_path, old_study, monkeypatch, bad):
+    before = old_study.read_bytes()
+    nxt = make_schema_dir(tmp_path, NEW, extra_sql=EXTRA, migration=bad)
+    monkeypatch.setattr(database, "schemas_dir", lambda: nxt)
     with pytest.raises(StudyError, match="left unchanged"):
-        studymgr.open_study(v1_study)
-    assert v1_study.read_bytes() == before
-    conn = sqlite3.connect(v1_study)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        studymgr.open_study(old_study)
+    assert old_study.read_bytes() == before
+    conn = sqlite3.connect(old_study)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == OLD
     conn.close()
 
 
-def test_refuses_to_open_older_study_without_upgrade(tmp_path, v1_study, monkeypatch):
-    v2 = make_schema_dir(tmp_path, 2, extra_sql=EXTRA, migration=EXTRA)
-    monkeypatch.setattr(database, "schemas_dir", lambda: v2)
-    with pytest.raises(StudyError, match="schema version 1"):
-        studymgr.open_study(v1_study, upgrade=False)
+def test_refuses_to_open_older_study_without_upgrade(tmp_path, old_study, monkeypatch):
+    nxt = make_schema_dir(tmp_path, NEW, extra_sql=EXTRA, migration=EXTRA)
+    monkeypatch.setattr(database, "schemas_dir", lambda: nxt)
+    with pytest.raises(StudyError, match=f"schema version {OLD}"):
+        studymgr.open_study(old_study, upgrade=False)
 
 
 def test_every_shipped_version_has_a_migration_and_a_frozen_fixture(tmp_path):
@@ -113,5 +115,34 @@ def test_shipped_schema_creates_cleanly(study):
     names = {r[0] for r in study.db.conn.execute("SELECT name FROM sqlite_master")}
     for table in ("study", "people", "dyads", "sessions", "instruments", "responses",
                   "response_items", "scores", "scans", "scan_pairs", "events", "analysis_runs",
-                  "synchrony_results", "synchrony_tests", "model_fits", "model_terms", "audit_log"):
+                  "synchrony_results", "synchrony_tests", "person_measures", "model_fits",
+                  "model_terms", "audit_log"):
         assert table in names
+
+
+def test_v2_asymmetry_moves_from_the_run_message_to_person_measures(tmp_path):
+    """The frozen v2 study holds one EEG run whose frontal alpha asymmetry v2 kept as JSON in
+    the run's message (8 rows: 2 people x session/MOI/MONI/rest). After the upgrade the same
+    numbers come back from person_measures, compared with the JSON read from the dump itself,
+    and the message keeps only the warnings."""
+    import json
+
+    dump = (DATA / "study_v2.sql").read_text()
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(dump)
+    message = conn.execute("SELECT message FROM analysis_runs WHERE kind = 'eeg'").fetchone()[0]
+    conn.close()
+    before = json.loads(message)
+    assert len(before["asymmetry"]) == 8
+    with studymgr.open_study(path) as study:
+        asym = study.eeg_asymmetry()
+        run_message = study.db.conn.execute(
+            "SELECT message FROM analysis_runs WHERE kind = 'eeg'").fetchone()[0]
+    assert len(asym) == 8
+    for old, new in zip(before["asymmetry"], asym.to_dict(orient="records"), strict=True):
+        for key in ("role", "left", "right", "condition", "n_windows"):
+            assert new[key] == old[key]
+        assert new["value"] == old["value"]  # the same float, moved not recomputed
+        assert (old["sd"] is None and new["sd"] != new["sd"]) or new["sd"] == old["sd"]
+    assert run_message == ("; ".join(before["warnings"]) or None)

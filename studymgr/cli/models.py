@@ -10,8 +10,8 @@ import pandas as pd
 
 from studymgr.cli._common import Context, _records, emit, output_options, pass_ctx, render_table
 
-CONFIG_HELP = ("JSON file with model settings: chromophore, constructs (per construct: "
-               "instrument, scale, respondent, timing), kinds, lag, roi_pairs.")
+CONFIG_HELP = ("JSON file with model settings: chromophore, measure, person, unit, constructs "
+               "(per construct: instrument, scale, respondent, timing), kinds, lag, roi_pairs.")
 
 
 def _config_options(func):
@@ -21,17 +21,28 @@ def _config_options(func):
                              "symptoms=gad7.")(func)
     func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
                         default=None, help=CONFIG_HELP)(func)
-    func = click.option("--chromophore", type=click.Choice(["hbo", "hbr"]), default=None,
-                        help="Synchrony of this chromophore [default: hbo, or the config's].")(
-        func)
+    func = click.option("--unit", default=None, metavar="LEFT:RIGHT",
+                        help="With --measure faa: the electrode pair [default: the first "
+                             "computed].")(func)
+    func = click.option("--person", type=click.Choice(["patient", "therapist"]), default=None,
+                        help="With --measure faa: whose asymmetry [default: patient].")(func)
+    func = click.option("--measure", default=None, metavar="NAME",
+                        help="The brain variable: wtc (fNIRS coherence), plv_alpha, plv_theta, "
+                             "aec_alpha, aec_theta (EEG coupling) or faa (one person's frontal "
+                             "alpha asymmetry) [default: wtc, plv_alpha with --chromophore "
+                             "eeg].")(func)
+    func = click.option("--chromophore", type=click.Choice(["hbo", "hbr", "eeg"]), default=None,
+                        help="Synchrony of this chromophore, eeg for EEG sessions [default: "
+                             "hbo, or the config's].")(func)
     return func
 
 
-def _config(config_path, chromophore, instruments):
+def _config(config_path, chromophore, instruments, measure=None, person=None, unit=None):
     from studymgr.modelrun import load_config, parse_choices
 
     return load_config(config_path, chromophore=chromophore,
-                       instruments=parse_choices(instruments))
+                       instruments=parse_choices(instruments), measure=measure, person=person,
+                       unit=unit)
 
 
 @click.group()
@@ -43,7 +54,8 @@ def models() -> None:
 @_config_options
 @output_options
 @pass_ctx
-def models_fit(obj: Context, chromophore, config_path, instruments, fmt) -> None:
+def models_fit(obj: Context, chromophore, measure, person, unit, config_path, instruments,
+               fmt) -> None:
     """Fit every model the stored data allow and store them (replacing the previous run).
 
     Builds the analysis table (one row per dyad x session: synchrony, true and pseudo, per ROI
@@ -53,6 +65,10 @@ def models_fit(obj: Context, chromophore, config_path, instruments, fmt) -> None
     as a tested contrast; repeated-measures correlations; growth per ROI pair with
     Benjamini-Hochberg correction. Models whose data are missing are skipped and models whose
     data are degenerate are stored as failed, each with a note saying why.
+
+    EEG sessions: --chromophore eeg models EEG coupling (alpha-band PLV by default, another
+    with --measure); --measure faa models one person's frontal alpha asymmetry instead of
+    synchrony (the models then name it "asymmetry"; there is no pseudo-dyad model).
 
     Defaults: HbO; every construct patient-rated; symptoms and wellbeing before the session,
     alliance and session quality after it; the instrument's primary scale; with several
@@ -69,8 +85,10 @@ def models_fit(obj: Context, chromophore, config_path, instruments, fmt) -> None
         studymgr models fit
         studymgr models fit --chromophore hbr --instrument symptoms=gad7@2006
         studymgr models fit --config models.json --json
+        studymgr models fit --chromophore eeg --measure aec_theta
+        studymgr models fit --measure faa --person patient --unit F3:F4
     """
-    cfg = _config(config_path, chromophore, instruments)
+    cfg = _config(config_path, chromophore, instruments, measure, person, unit)
     run = obj.study().fit_models(cfg)
     emit(run.summary(), fmt)
     if fmt == "table":
@@ -196,7 +214,8 @@ def _f(value) -> str:
               show_default=True, help="CSV file to write ('-': standard output).")
 @_config_options
 @pass_ctx
-def models_data(obj: Context, out, chromophore, config_path, instruments) -> None:
+def models_data(obj: Context, out, chromophore, measure, person, unit, config_path,
+                instruments) -> None:
     """Write the analysis table as CSV, to refit the same models elsewhere (e.g. in R).
 
     One header line (no comments), one row per dyad x session, missing values empty, numbers in
@@ -229,7 +248,8 @@ def models_data(obj: Context, out, chromophore, config_path, instruments) -> Non
     from studymgr.modelrun import analysis_table, write_table
 
     study = obj.study()
-    table = analysis_table(study, _config(config_path, chromophore, instruments))
+    table = analysis_table(study, _config(config_path, chromophore, instruments, measure, person,
+                                          unit))
     run = study.model_run()
     if run is None:
         same = "no models run is stored"

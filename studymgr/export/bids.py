@@ -8,7 +8,9 @@ Layout (BIDS 1.9, fNIRS extension):
   several patients) has a session *n* with each; the ``acq-<dyad>`` entity keeps those files
   apart, as in the study's own data folder;
 - recordings in other formats (NIRx, Hitachi, BOXY, FIF) are converted to SNIRF first (BIDS
-  stores fNIRS as SNIRF); EEG recordings are not exported yet (the summary says how many);
+  stores fNIRS as SNIRF); EEG recordings (EDF, BDF, BrainVision, EEGLAB, FIF) are written as
+  BrainVision under ``eeg/`` (BIDS EEG extension): its header has no field for a name or birth
+  date, unlike EDF's patient field, and FIF is not a BIDS EEG format;
 - the SNIRF files are copied by MNE-BIDS and then rewritten without identifying header fields:
   of ``/nirs/metaDataTags`` only technical tags are kept (units, measurement date and time,
   manufacturer, software) and ``SubjectID`` becomes the BIDS subject label; tags such as
@@ -181,13 +183,12 @@ def write_bids(study: Any, root: Path, progress: Callable[[int, int], None] | No
 
     from studymgr import __version__
 
-    every = study.scans()
-    scans = every.loc[every["modality"] == "nirs"].reset_index(drop=True)
+    scans = study.scans()
     sessions = study.sessions()
     dyads = study.dyads()
     people = study.people()
     if scans.empty:
-        raise InputError("the study has no fNIRS recordings to export: import scans first "
+        raise InputError("the study has no recordings to export: import scans first "
                          "('studymgr scans import')")
     subjects = _labels(sorted(people["code"]), "person")
     _labels(sorted(dyads["dyad"]), "dyad")
@@ -203,8 +204,13 @@ def write_bids(study: Any, root: Path, progress: Callable[[int, int], None] | No
     converted = tempfile.TemporaryDirectory(prefix="studymgr-bids-")
     for i, scan in enumerate(scans.itertuples(index=False), start=1):
         dyad, number, role, person = scan.dyad, int(scan.session), scan.role, scan.person
-        raw = study.load_scan(dyad, number, role, preload=False)
-        if scan.format != "snirf":
+        datatype = "eeg" if scan.modality == "eeg" else "nirs"
+        raw = study.load_scan(dyad, number, role, scan.modality, preload=False)
+        if datatype == "eeg":
+            # every EEG format is written as BrainVision: its header has no field for a name
+            # or birth date (EDF's has), and FIF is not a BIDS EEG format
+            raw = _as_brainvision(raw, Path(converted.name) / f"{i}.vhdr")
+        elif scan.format != "snirf":
             # BIDS stores fNIRS as SNIRF: other formats are converted (MNE-NIRS writer)
             raw = _as_snirf(raw, Path(converted.name) / f"{i}.snirf")
         raw.info["subject_info"] = None  # MNE-BIDS would derive age/sex from it
@@ -223,16 +229,16 @@ def write_bids(study: Any, root: Path, progress: Callable[[int, int], None] | No
         acq = bids_label(dyad) if len(person_dyads.get(person, [])) > 1 else None
         bids_path = mne_bids.BIDSPath(subject=subjects[person], session=str(number),
                                       task=kind_of[(dyad, number)], acquisition=acq,
-                                      datatype="nirs", root=root)
+                                      datatype=datatype, root=root)
         with warnings.catch_warnings():
             # line frequency and channel-position notes: nothing the user can act on here
             warnings.simplefilter("ignore")
             mne_bids.write_raw_bids(raw, bids_path, overwrite=False, verbose="error")
-        removed = strip_snirf(bids_path.fpath, subjects[person])
+        removed = strip_snirf(bids_path.fpath, subjects[person]) if datatype == "nirs" else []
         scans_tsv = (root / f"sub-{subjects[person]}" / f"ses-{number}"
                      / f"sub-{subjects[person]}_ses-{number}_scans.tsv")
         scan_extra.setdefault(scans_tsv, []).append({
-            "filename": f"nirs/{bids_path.fpath.name}", "dyad": dyad, "role": role,
+            "filename": f"{datatype}/{bids_path.fpath.name}", "dyad": dyad, "role": role,
             "source_sha256": scan.sha256})
         detail = f"{len(ann)} events"
         if removed:
@@ -259,10 +265,27 @@ def write_bids(study: Any, root: Path, progress: Callable[[int, int], None] | No
                      "role": None, "detail": ""})
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     frame["session"] = frame["session"].astype("Int64")
-    n_other = int((every["modality"] != "nirs").sum())
-    frame.attrs["notes"] = ([f"{n_other} EEG recording(s) not exported: the BIDS export covers "
-                             "fNIRS recordings only"] if n_other else [])
+    n_eeg = int((scans["modality"] == "eeg").sum())
+    frame.attrs["notes"] = ([f"{n_eeg} EEG recording(s) written as BrainVision (a BIDS EEG "
+                             "format without personal header fields)"] if n_eeg else [])
     return frame
+
+
+def _as_brainvision(raw: Any, path: Path) -> Any:
+    """An EEG recording written as BrainVision (pybv, through MNE) and read back."""
+    import mne
+
+    raw.load_data()
+    raw.info["subject_info"] = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unit and resolution notes of the writer
+            mne.export.export_raw(path, raw, fmt="brainvision", overwrite=True,
+                                  verbose="error")
+    except Exception as exc:  # the writer raises several types for what it cannot store
+        raise InputError(f"cannot convert {raw.filenames[0]} to BrainVision for BIDS ({exc})"
+                         ) from None
+    return mne.io.read_raw_brainvision(path, preload=False, verbose="error")
 
 
 def _as_snirf(raw: Any, path: Path) -> Any:
@@ -409,7 +432,7 @@ def _phenotype(study: Any, root: Path, subjects: dict[str, str]) -> list[dict[st
 
 
 def _readme(root: Path, name: str) -> None:
-    text = f"""# {name}: longitudinal therapist-patient fNIRS hyperscanning
+    text = f"""# {name}: longitudinal therapist-patient hyperscanning (fNIRS, EEG)
 
 Exported by studymgr. Each person is a subject (sub-<code>; codes are pseudonymous); session
 numbers are the dyad's session numbers (ses-<n>). A therapist who treats several patients has a
@@ -419,7 +442,8 @@ person's role and dyad(s); phenotype/ holds the questionnaires (one row per resp
 participant is the respondent).
 
 The SNIRF files are the recordings as stored in the study, rewritten without identifying header
-fields (names, birth date, age, sex); their original SHA-256 is in scans.tsv (source_sha256).
+fields (names, birth date, age, sex); EEG recordings are written as BrainVision (no personal
+header fields); the original SHA-256 is in scans.tsv (source_sha256).
 Events: the recording's own events plus the session's rater, consensus and CSV events (columns
 rater and source); onsets are rounded to the nearest sample at or before the event.
 """

@@ -10,8 +10,9 @@ No schema change was needed (schema v2):
   ``n_pseudo`` = permutations);
 * EEG coupling is ``synchrony_results`` rows of an ``eeg`` run with chromophore ``eeg`` and
   measure ``<plv|aec>_<band>`` (whole session) or ``<plv|aec>_<band>@<condition>``;
-* frontal alpha asymmetry (not bounded by [-1, 1], so not a synchrony value) is kept as JSON in
-  the ``eeg`` run's ``message``: ``{"warnings": [...], "asymmetry": [rows]}``.
+* frontal alpha asymmetry (a measure of one person, not bounded by [-1, 1]) is
+  ``person_measures`` rows of the ``eeg`` run with measure ``faa``, unit ``<left>:<right>``
+  (schema v3; v2 kept them as JSON in the run's message and the upgrade moves them).
 
 Readers of ``synchrony_results`` for the fNIRS synchrony index select ``measure = 'wtc'``.
 """
@@ -41,6 +42,43 @@ def _num(value: Any) -> float | None:
 
 class MomentsMixin:
     """Study methods for rater agreement, event-locked synchrony and EEG results."""
+
+    status_legend = ("EEG: eT, eP, eTP = the therapist's, the patient's or both EEG recordings "
+                     "imported; mN = N consensus moments (any label); rN = marks of N raters "
+                     "without a consensus yet.")
+
+    def _extend_status(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add ``eeg_therapist, eeg_patient, n_raters, n_consensus`` and the grid marks
+        ``mark_eeg`` and ``mark_moments``."""
+        eeg = {(r["dyad"], r["session"], r["role"]) for r in self.db.query(
+            "SELECT d.code AS dyad, s.number AS session, sc.role FROM scans sc "
+            "JOIN sessions s ON s.id = sc.session_id JOIN dyads d ON d.id = s.dyad_id "
+            "WHERE sc.modality = 'eeg'")}
+        counts = {(r["dyad"], r["session"]): (r["raters"], r["consensus"]) for r in self.db.query(
+            "SELECT d.code AS dyad, s.number AS session, "
+            "count(DISTINCT CASE WHEN e.source = 'rater' THEN e.rater END) AS raters, "
+            "sum(e.source = 'consensus') AS consensus FROM events e "
+            "JOIN sessions s ON s.id = e.session_id JOIN dyads d ON d.id = s.dyad_id "
+            "WHERE e.source IN ('rater', 'consensus') GROUP BY s.id")}
+        frame = frame.copy()
+        keys = [(d, None if pd.isna(n) else int(n)) for d, n in
+                zip(frame["dyad"], frame["session"], strict=True)]
+        for role in ("therapist", "patient"):
+            frame[f"eeg_{role}"] = pd.array(
+                [None if n is None else (d, n, role) in eeg for d, n in keys], dtype="boolean")
+        raters = [counts.get(k, (0, 0))[0] if k[1] is not None else None for k in keys]
+        consensus = [counts.get(k, (0, 0))[1] if k[1] is not None else None for k in keys]
+        frame["n_raters"] = pd.array(raters, dtype="Int64")
+        frame["n_consensus"] = pd.array(consensus, dtype="Int64")
+        marks_eeg, marks_moments = [], []
+        for (d, n), n_r, n_c in zip(keys, raters, consensus, strict=True):
+            who = ("T" if (d, n, "therapist") in eeg else "") + (
+                "P" if (d, n, "patient") in eeg else "")
+            marks_eeg.append(f"e{who}" if who else "")
+            marks_moments.append(f"m{n_c}" if n_c else (f"r{n_r}" if n_r else ""))
+        frame["mark_eeg"] = marks_eeg
+        frame["mark_moments"] = marks_moments
+        return frame
 
     # -- rater agreement -----------------------------------------------------------------------
     def rater_agreement(self, dyad: str, session: int, *, tolerance_s: float = 30.0,
@@ -264,14 +302,16 @@ class MomentsMixin:
                  patient_scan: int, results: pd.DataFrame, asymmetry: pd.DataFrame,
                  warnings: list[str]) -> int:
         """Replace a session's EEG results in one transaction; returns the run id."""
-        asym = [{k: (_num(v) if k in ("value", "sd") else v) for k, v in row.items()}
-                for row in asymmetry.to_dict(orient="records")]
-        for row in asym:
-            row["n_windows"] = int(row["n_windows"])
-        message = json.dumps({"warnings": warnings, "asymmetry": asym}, sort_keys=True)
         with self.transaction():
             run_id, old = self._replace_run(EEG, session_id, config, config_hash, input_hashes,
-                                            versions, message)
+                                            versions, "; ".join(warnings) or None)
+            scans = {"therapist": therapist_scan, "patient": patient_scan}
+            self.db.conn.executemany(
+                "INSERT INTO person_measures (run_id, session_id, scan_id, role, measure, unit, "
+                "condition, value, sd, n_windows) VALUES (?, ?, ?, ?, 'faa', ?, ?, ?, ?, ?)",
+                [(run_id, session_id, scans[r.role], r.role, f"{r.left}:{r.right}",
+                  r.condition, _num(r.value), _num(r.sd), int(r.n_windows))
+                 for r in asymmetry.itertuples(index=False)])
             self.db.conn.executemany(
                 "INSERT INTO synchrony_results (run_id, session_id, pair, therapist_scan, "
                 "patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value,"
@@ -282,7 +322,7 @@ class MomentsMixin:
                  for r in results.itertuples(index=False)])
             self.log("compute", "eeg", label, old={"runs": old} if old else None,
                      new={"run": run_id, "config_hash": config_hash, "rows": int(len(results)),
-                          "asymmetry": asym})
+                          "asymmetry_rows": int(len(asymmetry))})
         return run_id
 
     def eeg_results(self, *, dyad: str | None = None, level: str = "session",
@@ -321,26 +361,32 @@ class MomentsMixin:
         return frame
 
     def eeg_asymmetry(self, *, dyad: str | None = None) -> pd.DataFrame:
-        """Stored frontal alpha asymmetry, tidy: ``dyad, session, role, left, right, condition,
-        value`` (ln right - ln left alpha power), ``sd``, ``n_windows``, ``run_id``."""
-        where, params = ["a.kind = ?"], [EEG]
+        """Stored frontal alpha asymmetry, tidy: one row per session, person, electrode pair and
+        condition.
+
+        Columns: ``dyad, session, role, left, right, condition`` (``session``, a label or
+        ``rest``), ``value`` (ln right - ln left alpha power; positive = relatively more right
+        alpha power, i.e. less right-frontal activity), ``sd`` (over the windows of the session),
+        ``n_windows``, ``run_id``, ``config_hash``.
+        """
+        where, params = ["a.kind = ?", "m.measure = 'faa'"], [EEG]
         if dyad is not None:
             check_code(dyad, "dyad")
             self._dyad_id(dyad)
             where.append("d.code = ?")
             params.append(dyad)
-        rows = []
-        for r in self.db.query(
-                "SELECT d.code AS dyad, s.number AS session, a.id AS run_id, a.message "
-                "FROM analysis_runs a JOIN sessions s ON s.id = a.session_id "
-                f"JOIN dyads d ON d.id = s.dyad_id WHERE {' AND '.join(where)} "
-                "ORDER BY d.code, s.number", params):
-            for item in json.loads(r["message"] or "{}").get("asymmetry", []):
-                rows.append({"dyad": r["dyad"], "session": r["session"], **item,
-                             "run_id": r["run_id"]})
+        rows = list(self.db.query(
+            "SELECT d.code AS dyad, s.number AS session, m.role, m.unit, m.condition, m.value, "
+            "m.sd, m.n_windows, m.run_id, a.config_hash FROM person_measures m "
+            "JOIN analysis_runs a ON a.id = m.run_id JOIN sessions s ON s.id = m.session_id "
+            f"JOIN dyads d ON d.id = s.dyad_id WHERE {' AND '.join(where)} "
+            "ORDER BY d.code, s.number, m.role DESC, m.unit, m.rowid", params))
+        for row in rows:
+            row["left"], _, row["right"] = row.pop("unit").partition(":")
         columns = ["dyad", "session", "role", "left", "right", "condition", "value", "sd",
-                   "n_windows", "run_id"]
+                   "n_windows", "run_id", "config_hash"]
         frame = pd.DataFrame(rows, columns=columns)
         frame["value"] = pd.to_numeric(frame["value"]).astype(float)
         frame["sd"] = pd.to_numeric(frame["sd"]).astype(float)
+        frame["n_windows"] = frame["n_windows"].astype("Int64")
         return frame
