@@ -59,6 +59,10 @@ ALPHA = 0.05
 #: ``progress(step, done, total)``: ``step`` is a short label of what is running now.
 Progress = Callable[[str, int, int], None]
 
+#: Sessions whose moments three simulated raters mark (the last scanned session of the first
+#: dyads): enough to show the moments analysis, few enough to keep the demo quick.
+MOMENT_SESSIONS = 2
+
 STEPS = (
     "Simulating recordings and questionnaires",
     "Creating the study",
@@ -67,6 +71,7 @@ STEPS = (
     "Preprocessing recordings",
     "Computing synchrony",
     "Fitting models",
+    "Rating moments, event-locked synchrony",
     "Writing the report",
     "Exporting tables and data",
 )
@@ -326,6 +331,34 @@ def _default_jobs() -> int:
     return max(1, min(n, 8))
 
 
+def _rate_moments(study: Any, folder: Path, config: DemoConfig, truth: dict[str, Any],
+                  timer: Any) -> list[str]:
+    """Simulated raters mark moments of interest in a few sessions; their consensus is stored
+    and event-locked synchrony computed there. No coupling is planted around the moments, so
+    the event-locked tests are a check of the null (p-values spread over 0-1)."""
+    from studymgr.eventlocked import EventLockedConfig
+    from studymgr.simulate import simulate_rater_marks
+
+    scanned = [s for s in truth["sessions"] if s["scanned"]]
+    last = max(int(s["session"]) for s in scanned)
+    chosen = [s["dyad"] for s in scanned if int(s["session"]) == last][:MOMENT_SESSIONS]
+    notes = []
+    for i, dyad in enumerate(chosen, start=1):
+        marks = simulate_rater_marks(config.duration_s, seed=config.seed + i)
+        path = folder / f"raters_{dyad}_session{last}.csv"
+        marks.to_csv(path, index=False)
+        study.import_events(dyad, last, path)
+        study.rater_agreement(dyad, last)
+        summary = study.compute_eventlocked(EventLockedConfig(seed=config.seed), dyad=dyad,
+                                            session=last)
+        failed = summary[summary["status"] == "failed"]
+        if len(failed):
+            notes.append(f"event-locked synchrony failed for {dyad}/{last}: "
+                         f"{failed['message'].iloc[0]}")
+        timer.tick(i, len(chosen))
+    return notes
+
+
 def run_demo(out_dir: str | os.PathLike[str] = "demo-study", config: DemoConfig | None = None,
              *, jobs: int | None = None, overwrite: bool = False, report: bool = True,
              export: bool = True, user: str | None = None,
@@ -439,17 +472,19 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo-study", config: DemoConfig 
             terms = study.model_results()["terms"]
         recovered = planted_vs_recovered(terms, truth["parameters"])
         recovered.to_csv(out / "planted_vs_recovered.csv", index=False)
+        with timed(STEPS[7], total=MOMENT_SESSIONS) as timer:
+            notes += _rate_moments(study, sim.out_dir, config, truth, timer)
 
         report_path = None
         if report and _available("studymgr.report"):
-            with timed(STEPS[7]):
+            with timed(STEPS[8]):
                 write_report = importlib.import_module("studymgr.report").write_report
                 report_path = Path(write_report(study, out / "report.html"))
         elif report:
             notes.append("report left out: studymgr.report is not installed")
         tables_dir = data_dir = None
         if export and _available("studymgr.export"):
-            with timed(STEPS[8]):
+            with timed(STEPS[9]):
                 exporter = importlib.import_module("studymgr.export")
                 formats = ["csv", "md", "html"] + (["docx"] if _available("docx") else [])
                 exporter.export_tables(study, out / "tables", formats)

@@ -521,11 +521,30 @@ def session_timecourse(study: Any, dyad: str, session: int,
     Reads and preprocesses the session's two recordings (hash-checked) as
     :func:`compute_eventlocked` does; nothing is stored.
 
+    Parameters
+    ----------
+    study : Study
+        The open study.
+    dyad, session : str, int
+        The session.
+    config : EventLockedConfig | None
+        The configuration to reproduce (e.g. the stored run's, see
+        :func:`eventlocked_config`); default settings when None.
+    level : {"session", "roi", "channel"}
+        Which time courses.
+    chromophore : str
+        ``hbo`` or ``hbr``.
+
     Returns
     -------
     DataFrame
         ``time_s, chromophore, therapist_unit, patient_unit, value`` of one level and
         chromophore.
+
+    Raises
+    ------
+    InputError
+        A recording is missing, not where the study expects it, or changed since import.
     """
     from studymgr.pipeline import ScanInput, prepare_scan
 
@@ -534,6 +553,13 @@ def session_timecourse(study: Any, dyad: str, session: int,
     if rows.empty or rows[["therapist_scan", "patient_scan"]].isna().any(axis=None):
         raise InputError(f"session {dyad}/{session} needs both fNIRS recordings")
     row = next(rows.itertuples(index=False))
+    for r in ("therapist", "patient"):
+        # a moved data folder is a user's situation, not a bug: say so in one line
+        path = Path(study.data_dir) / getattr(row, f"{r}_path")
+        if not path.exists():
+            raise InputError(f"the {r}'s recording of {dyad}/{session} is not at {path}: "
+                             "restore it, or give the data folder with 'studymgr --data-dir "
+                             "DIR'")
     sync = config.synchrony
     sfreq = sync.resample_sfreq or min(float(row.therapist_sfreq), float(row.patient_sfreq))
     prepared = [prepare_scan(ScanInput(scan_id=int(getattr(row, f"{r}_scan")),
@@ -829,3 +855,48 @@ def _eeg_stored(study: Any, dyad: str, number: int, measure: str) -> dict[str, A
     results = results[results["session"] == number]
     asym = study.eeg_asymmetry(dyad=dyad)
     return _eeg_values(results, asym[asym["session"] == number], measure)
+
+
+# -- stored configurations (pure) ----------------------------------------------------------------
+def eventlocked_config(data: dict[str, Any]) -> EventLockedConfig:
+    """Rebuild an :class:`EventLockedConfig` from its stored form (:meth:`~EventLockedConfig.
+    to_dict`, as kept in ``analysis_runs.config``).
+
+    Keys this version does not know are ignored (a configuration stored by a newer studymgr
+    still gives the settings this one can reproduce); missing keys take their defaults.
+
+    Parameters
+    ----------
+    data : dict
+        The stored configuration.
+
+    Returns
+    -------
+    EventLockedConfig
+
+    Raises
+    ------
+    InputError
+        A stored value is invalid.
+    """
+    from studymgr.pipeline import SynchronyConfig
+    from studymgr.preprocess import PreprocessConfig
+
+    def known(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return {k: v for k, v in values.items() if k in names}
+
+    sync = dict(known(SynchronyConfig, data.get("synchrony") or {}))
+    if "preprocess" in sync:
+        sync["preprocess"] = PreprocessConfig(**known(PreprocessConfig, sync["preprocess"]))
+    for key in ("band", "chromophores"):
+        if key in sync:
+            sync[key] = tuple(sync[key])
+    if sync.get("montage") is not None:
+        sync["montage"] = tuple(tuple(m) for m in sync["montage"])
+    out = known(EventLockedConfig, data)
+    out["synchrony"] = SynchronyConfig(**sync)
+    for key in ("labels", "window"):
+        if key in out:
+            out[key] = tuple(out[key])
+    return EventLockedConfig(**out)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studymgr.errors import InputError, StudyError
+from studymgr.errors import InputError, NotFoundError, StudyError
 from studymgr.executors import Executor, LocalExecutor, TaskFailure
 from studymgr.montage import channel_base
 from studymgr.preprocess import PreprocessConfig, preprocess
@@ -181,9 +181,14 @@ def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> Prep
     ------
     InputError
         The file changed since import, cannot be read, or has no usable channel.
+    NotFoundError
+        The file is missing from the data folder.
     """
     from studymgr.scans import hash_path, read_recording
 
+    if not scan.path.exists():
+        raise NotFoundError(f"{scan.path.name} is missing from the data folder: restore it from "
+                            "a backup or re-import it with --replace")
     digest, _ = hash_path(scan.path)
     if digest != scan.sha256:
         raise InputError(f"{scan.path.name} changed since import (sha256 differs): restore it "

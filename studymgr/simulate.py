@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "INSTRUMENTS",
     "SimulatedStudy",
+    "simulate_rater_marks",
     "simulate_recording_pair",
     "simulate_study",
     "simulate_synchrony_table",
@@ -968,3 +969,68 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
+
+
+def simulate_rater_marks(duration_s: float, *, moi: int = 4, moni: int = 3,
+                         raters: Sequence[str] = ("R1", "R2", "R3"), jitter_s: float = 6.0,
+                         margin_s: float = 40.0,
+                         seed: int | np.random.Generator | None = 0) -> pd.DataFrame:
+    """Marks of several raters of one session: moments of interest (MOI) and of no interest
+    (MONI), as a CSV for ``studymgr events import`` holds them.
+
+    The true moments alternate MOI and MONI at even spacing between ``margin_s`` and
+    ``duration_s - margin_s``; each rater marks each moment with a uniform jitter of up to
+    ``jitter_s`` seconds, misses one moment in ten and adds one stray mark of their own (so
+    that agreement is high but not perfect, as with real raters).
+
+    Parameters
+    ----------
+    duration_s : float
+        Length of the session's recording (s).
+    moi, moni : int
+        Number of true moments of each label.
+    raters : sequence of str
+        Rater codes.
+    jitter_s, margin_s : float
+        Largest timing error of a mark; distance of the moments from the ends (s).
+    seed : int | Generator | None
+
+    Returns
+    -------
+    DataFrame
+        ``onset, duration, label, rater`` (s), sorted by rater and onset; ``attrs["truth"]``
+        holds the true moments (``onset, label``).
+    """
+    duration_s = _check_real(duration_s, "duration_s", lo=0.0)
+    moi = _check_int(moi, "moi", lo=0)
+    moni = _check_int(moni, "moni", lo=0)
+    jitter_s = _check_real(jitter_s, "jitter_s", lo=0.0)
+    margin_s = _check_real(margin_s, "margin_s", lo=0.0)
+    if moi + moni == 0 or not raters:
+        raise InputError("simulated marks need at least one moment and one rater")
+    if duration_s <= 2 * margin_s:
+        raise InputError(f"a {duration_s:g}-s session leaves no room for moments "
+                         f"{margin_s:g} s from its ends")
+    rng = _rng(seed)
+    n = moi + moni
+    onsets = np.linspace(margin_s, duration_s - margin_s, n)
+    # alternate the labels while both are left, so that the two kinds are interleaved
+    labels: list[str] = []
+    left = {"MOI": moi, "MONI": moni}
+    while len(labels) < n:
+        label = "MOI" if left["MOI"] and (len(labels) % 2 == 0 or not left["MONI"]) else "MONI"
+        labels.append(label)
+        left[label] -= 1
+    rows = []
+    for rater in raters:
+        for onset, label in zip(onsets, labels, strict=True):
+            if rng.random() < 0.1:
+                continue
+            mark = float(np.clip(onset + rng.uniform(-jitter_s, jitter_s), 0.0, duration_s))
+            rows.append((round(mark, 1), 0.0, label, str(rater)))
+        stray = float(rng.uniform(margin_s, duration_s - margin_s))
+        rows.append((round(stray, 1), 0.0, str(rng.choice(["MOI", "MONI"])), str(rater)))
+    frame = pd.DataFrame(rows, columns=["onset", "duration", "label", "rater"])
+    frame = frame.sort_values(["rater", "onset"], kind="stable").reset_index(drop=True)
+    frame.attrs["truth"] = pd.DataFrame({"onset": onsets, "label": labels})
+    return frame

@@ -91,6 +91,38 @@ def test_study_holds_the_simulated_design(demo, opened):
     assert truth["parameters"]["growth"] == 0.15 and truth["seed"] == 7
 
 
+def test_demo_rates_moments_in_two_sessions(demo, opened):
+    """Three simulated raters mark two sessions (the last session of D01 and D02): the stored
+    consensus equals the pure agreement of the stored marks and holds every true moment (4 MOI,
+    3 MONI, from the simulator's truth with the demo's seeds, within the 6-s jitter), event-locked
+    synchrony is computed there, and the report has the moments section with its timelines."""
+    from studymgr.moments import rater_agreement
+    from studymgr.simulate import simulate_rater_marks
+
+    out, _ = demo
+    events = opened.events()
+    raters = events[events["source"] == "rater"]
+    assert set(raters["rater"]) == {"R1", "R2", "R3"}
+    assert set(zip(raters["dyad"], raters["session"], strict=True)) == {("D01", 4), ("D02", 4)}
+    for i, dyad in enumerate(("D01", "D02"), start=1):
+        consensus = events[(events["source"] == "consensus") & (events["dyad"] == dyad)]
+        marks = raters[raters["dyad"] == dyad]
+        pure = rater_agreement(marks, duration_s=360.0, tolerance_s=30.0).moments
+        assert sorted(zip(consensus["onset_s"], consensus["label"], strict=True)) == \
+            sorted(zip(pure["onset_s"], pure["label"], strict=True))
+        truth = simulate_rater_marks(360.0, seed=7 + i).attrs["truth"]
+        for onset, label in zip(truth["onset"], truth["label"], strict=True):
+            near = consensus[(consensus["label"] == label)
+                             & ((consensus["onset_s"] - onset).abs() <= 6.0)]
+            assert len(near) == 1, (dyad, onset, label)
+    results = opened.eventlocked_results()
+    assert set(results["dyad"]) == {"D01", "D02"}
+    assert results["p_value"].dropna().between(0, 1).all()
+    html = (out / "report.html").read_text()
+    start = html.index('id="moments"')
+    assert html[start:].count('<img src="data:image/png;base64') >= 2
+
+
 @pytest.mark.slow
 def test_planted_effects_are_recovered(demo, opened):
     """Growth (and its true-dyad specificity) and synchrony -> symptoms with the planted signs;

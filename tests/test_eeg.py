@@ -231,23 +231,28 @@ def test_quality_flags_flat_saturated_and_line_noise():
 
 
 # -- through the study ---------------------------------------------------------------------------
-@pytest.fixture
-def eeg_study(study, tmp_path):
-    """D01 session 1 with consensus MOI/MONI; EEG of both people sharing an alpha source;
-    the therapist's F4 alpha twice F3's."""
+def fill_eeg_study(study, folder: Path):
+    """D01 session 1 with consensus MOI (20 s) and MONI (40 s); EEG of both people (FIF and
+    EDF under ``folder/in``) sharing an alpha source; the therapist's F4 alpha twice F3's."""
     study.add_dyad("D01", therapist="T01", patient="P01")
     study.add_session("D01", 1)
     rng = np.random.default_rng(9)
     shared = bandlimited(rng, int(60 * SFREQ), 8.5, 11.5)
-    t = write_fif(tmp_path / "in" / "t_raw.fif",
+    t = write_fif(folder / "in" / "t_raw.fif",
                   eeg_raw(seed=1, alpha_source=shared, alpha_gain={"F4": 2.0}))
-    p = write_edf(tmp_path / "in" / "p.edf", eeg_raw(seed=2, alpha_source=shared))
+    p = write_edf(folder / "in" / "p.edf", eeg_raw(seed=2, alpha_source=shared))
     study.import_scan("D01", 1, "therapist", t, modality="eeg")
     study.import_scan("D01", 1, "patient", p, modality="eeg")
-    cons = tmp_path / "in" / "cons.csv"
+    cons = folder / "in" / "cons.csv"
     cons.write_text("onset,duration,label\n20,0,MOI\n40,0,MONI\n")
     study.import_events("D01", 1, cons, consensus=True)
     return study
+
+
+@pytest.fixture
+def eeg_study(study, tmp_path):
+    """See :func:`fill_eeg_study`."""
+    return fill_eeg_study(study, tmp_path)
 
 
 def test_import_eeg_formats(eeg_study, tmp_path):
@@ -474,6 +479,17 @@ def test_models_of_frontal_alpha_asymmetry_recover_planted_growth_and_link(study
     assert not any(r["model"] == "growth_true_vs_pseudo" for r in rows)
     shown = cli("models", "show", "--model", "growth").output
     assert "asymmetry ~ session" in shown
+    # the report follows the stored run's variable: asymmetry, no section fails, and the refit
+    # of the stored models from the analysis table agrees (Model diagnostics)
+    report = cli("report", "--out", str(tmp_path / "faa.html"), "--timelines", "0")
+    assert report.exit_code == 0, report.output
+    html = (tmp_path / "faa.html").read_text()
+    assert "could not be drawn" not in html
+    assert "frontal alpha asymmetry (F3:F4) in place of synchrony" in html
+    assert "asymmetry ~ session + (1 + session | dyad)" in html
+    assert "Frontal alpha asymmetry changed over sessions" in html
+    assert "Check: the refit from the same analysis table as the stored run (same SHA-256) " \
+        "reproduces" in html
 
     before = snapshot(tmp_path)
     for args, message in ((["--measure", "faa", "--unit", "F7:F8"],
@@ -488,6 +504,11 @@ def test_models_of_frontal_alpha_asymmetry_recover_planted_growth_and_link(study
     plv = cli("models", "fit", "--chromophore", "eeg", "--measure", "plv_alpha", "--json")
     assert plv.exit_code == 0, plv.output
     assert any(r["model"] == "growth" for r in json.loads(plv.stdout))
+    report = cli("report", "--out", str(tmp_path / "plv.html"), "--timelines", "0")
+    assert report.exit_code == 0, report.output
+    html = (tmp_path / "plv.html").read_text()
+    assert "could not be drawn" not in html
+    assert "EEG phase-locking value, alpha band" in html
 
 
 def test_check_flags_eeg_results_whose_events_changed(eeg_study, tmp_path):

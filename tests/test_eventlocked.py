@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -242,3 +243,23 @@ def test_cli_moments_compute_and_list(session_study):
                          catch_exceptions=False)
     header = wide.stdout.splitlines()[0].split(",")
     assert {"MOI", "p_MOI", "MONI", "p_MONI", "rest"} <= set(header)
+
+
+def test_missing_recording_fails_its_session_only(session_study, tmp_path):
+    """A recording file gone from the data folder: 'moments compute' reports that session as
+    failed in one line (what is missing, how to restore it) and stores nothing for it."""
+    import studymgr
+    from tests.test_report import copy_study
+
+    study, _ = session_study
+    study.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db = copy_study(Path(study.path).parent, tmp_path / "copy")
+    with studymgr.open_study(db) as copy:
+        victim = copy.data_dir / copy.scans().iloc[0]["path"]
+        victim.unlink()
+        before = copy.eventlocked_results()
+        summary = copy.compute_eventlocked(EventLockedConfig(n_permutations=9), force=True)
+        row = summary.set_index("dyad").loc["D01"]
+        assert row["status"] == "failed"
+        assert "missing from the data folder" in row["message"]
+        pd.testing.assert_frame_equal(copy.eventlocked_results(), before)

@@ -483,7 +483,7 @@ def test_bids_label_collisions_are_refused(tmp_path):
         study.add_session("D1", 1)
         from studymgr.export import export_bids
 
-        with pytest.raises(InputError, match="no fNIRS recordings"):
+        with pytest.raises(InputError, match="no recordings to export"):
             export_bids(study, tmp_path / "b")
         from studymgr.export.bids import _labels
 

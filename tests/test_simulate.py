@@ -400,3 +400,30 @@ def test_synchrony_table_bad_inputs():
         simulate_synchrony_table(synchrony_noise_sd=-1.0)
     with pytest.raises(InputError, match="seed"):
         simulate_synchrony_table(seed=-3)
+
+
+def test_simulated_rater_marks_agree_on_the_true_moments():
+    """Each rater's marks lie within the jitter of a true moment (at most one stray mark each);
+    the pure agreement (tolerance 30 s, 2 raters) recovers every true moment with its label,
+    compared with the truth the simulator returns; bad arguments are refused."""
+    from studymgr.moments import rater_agreement
+    from studymgr.simulate import simulate_rater_marks
+
+    for seed in range(5):
+        marks = simulate_rater_marks(360.0, seed=seed)
+        truth = marks.attrs["truth"]
+        assert list(truth["label"]) == ["MOI", "MONI", "MOI", "MONI", "MOI", "MONI", "MOI"]
+        assert np.allclose(np.diff(truth["onset"]), 280 / 6)
+        for _rater, own in marks.groupby("rater"):
+            near = [np.min(np.abs(truth["onset"] - t)) <= 6.0 for t in own["onset"]]
+            assert sum(not n for n in near) <= 1
+        found = rater_agreement(marks.rename(columns={"onset": "onset_s",
+                                                      "duration": "duration_s"}),
+                                duration_s=360.0, tolerance_s=30.0).moments
+        for onset, label in zip(truth["onset"], truth["label"], strict=True):
+            assert any(lab == label and abs(t - onset) <= 6.0 for t, lab in
+                       zip(found["onset_s"], found["label"], strict=True)), (seed, onset)
+    with pytest.raises(InputError, match="no room for moments"):
+        simulate_rater_marks(60.0)
+    with pytest.raises(InputError, match="at least one moment"):
+        simulate_rater_marks(360.0, moi=0, moni=0)

@@ -34,9 +34,13 @@ def export_tables_cmd(obj: Context, out: Path, formats: str, overwrite: bool, fm
 
     Tables: descriptives per session (M, SD, n), one per stored model (estimates, SE, 95% CI,
     Satterthwaite df, t, p; random-effect variances, ICC, marginal and conditional R², N dyads
-    and observations), repeated-measures correlations and growth per ROI pair. Numbers as
-    journals print them: p < .001, no leading zero for p, r and R², two decimals (more where
-    the standard error needs them).
+    and observations), repeated-measures correlations and growth per ROI pair. When stored:
+    event-locked synchrony around moments of interest (per session, each label's mean
+    coherence, moments and permutation p, and the rest of the session), EEG coupling (PLV,
+    AEC per band) and frontal alpha asymmetry per condition (whole session, each label, rest).
+    Numbers as journals print them: p < .001, no leading zero for p, r and R², two decimals
+    (more where the standard error needs them). Tables that cannot be made are listed with
+    the reason.
 
     CSV gives one file per table; md, tex (a complete LaTeX document using booktabs), docx
     (Word) and html give one document with every table.
@@ -73,9 +77,11 @@ def export_data_cmd(obj: Context, out: Path, deidentify: bool, seed: int | None,
     """Write the tidy long tables as CSV files with a data dictionary.
 
     Files: dyads, sessions, scores, items, scans, synchrony (session, ROI and channel level),
-    synchrony_tests, events, analysis_table (as the models see it), model_terms, model_fits;
-    data_dictionary.csv (every column: type, unit, description, missing values) and
-    MANIFEST.sha256 (check with 'sha256sum -c MANIFEST.sha256').
+    synchrony_tests, events, analysis_table (as the models see it), model_terms, model_fits,
+    eventlocked (event-locked synchrony around moments of interest), eeg_coupling and
+    eeg_asymmetry (each written with its header even when empty); data_dictionary.csv (every
+    column: type, unit, description, missing values) and MANIFEST.sha256 (check with
+    'sha256sum -c MANIFEST.sha256').
 
     With --deidentify the codes become dyad-1, therapist-1, patient-1, ... (numbered in a
     random order) and every date of a dyad moves by the same number of days (intervals are

@@ -1,7 +1,8 @@
 """Exports for publication and sharing: APA tables, tidy data with a dictionary, BIDS.
 
 - :func:`export_tables`: publication tables (descriptives per session, repeated-measures
-  correlations, every stored model) as CSV, Markdown, LaTeX, Word and HTML
+  correlations, every stored model; event-locked synchrony, EEG coupling and frontal alpha
+  asymmetry around moments of interest when stored) as CSV, Markdown, LaTeX, Word and HTML
   (:mod:`studymgr.export.tables`);
 - :func:`export_data`: the tidy long tables as CSV files with a data dictionary, optionally
   de-identified (:mod:`studymgr.export.data`);
@@ -58,16 +59,38 @@ def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _distinct_configs(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """The distinct stored configurations of some runs, most used first."""
+    if runs.empty:
+        return []
+    counts = runs.groupby("config_hash").size().sort_values(ascending=False, kind="stable")
+    first = runs.drop_duplicates("config_hash").set_index("config_hash")["config"]
+    return [first[h] for h in counts.index]
+
+
 def study_tables(study: Any) -> tuple[list[Table], list[str]]:
-    """The publication tables of a study's stored results, and notes on what is missing."""
-    from studymgr.export.tables import publication_tables
+    """The publication tables of a study's stored results, and notes on what is missing.
+
+    The model tables come first, then the moments-of-interest tables (event-locked
+    synchrony, EEG coupling, frontal alpha asymmetry); all are numbered in that order.
+    """
+    from studymgr.export.tables import moments_tables, publication_tables
     from studymgr.modelrun import analysis_table
-    from studymgr.report.collect import stored_model_config
+    from studymgr.report.collect import analysis_runs, stored_model_config
 
     config = stored_model_config(study)
     table = analysis_table(study, config)
-    return publication_tables(study.model_results(), table.frame, table.sources,
-                              table.config.chromophore)
+    tables, notes = publication_tables(study.model_results(), table.frame, table.sources,
+                                       table.config.chromophore)
+    more, more_notes = moments_tables(
+        study.eventlocked_results(level="session"), study.eeg_results(level="session"),
+        study.eeg_asymmetry(),
+        eventlocked_configs=_distinct_configs(analysis_runs(study, "eventlocked")),
+        eeg_configs=_distinct_configs(analysis_runs(study, "eeg")))
+    tables += more
+    for i, t in enumerate(tables, start=1):
+        t.number = i
+    return tables, notes + more_notes
 
 
 def export_tables(study: Any, out_dir: str | os.PathLike[str],
@@ -82,7 +105,9 @@ def export_tables(study: Any, out_dir: str | os.PathLike[str],
         Folder to create (must not exist or be empty unless ``overwrite``).
     formats : str or iterable of str, optional
         Any of ``csv, md, tex, docx, html`` (default: all). CSV gives one file per table
-        (``table01_descriptives.csv``, ...); the others one document holding every table
+        (``table01_descriptives.csv``, ..., ``table09_eventlocked.csv``,
+        ``table10_eeg_coupling.csv``, ``table11_eeg_asymmetry.csv`` when stored); the others
+        one document holding every table
         (``tables.md``, ``tables.tex`` (a complete LaTeX document, booktabs), ``tables.docx``,
         ``tables.html``).
     overwrite : bool

@@ -131,6 +131,49 @@ _DESCRIPTIONS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("events", "source"): ("", "recording, csv, rater or consensus"),
     ("events", "recording"): ("", "Role whose recording the event came from (source "
                                   "recording)"),
+    ("eventlocked", "measure"): ("", "wtc: band-averaged wavelet transform coherence over time"),
+    ("eventlocked", "chromophore"): ("", "hbo (oxygenated) or hbr (deoxygenated haemoglobin)"),
+    ("eventlocked", "level"): ("", "channel pair, roi pair, or session (mean over homologous "
+                                   "ROI pairs)"),
+    ("eventlocked", "therapist_unit"): ("", "Therapist's channel or ROI (all for session level)"),
+    ("eventlocked", "patient_unit"): ("", "Patient's channel or ROI (all for session level)"),
+    ("eventlocked", "condition"): ("", "Event label whose moments' windows were averaged (e.g. "
+                                       "MOI, MONI), or rest (every sample outside all windows)"),
+    ("eventlocked", "value"): ("coherence (0-1)", "Mean coherence in the label's windows (mean "
+                                                  "of the moments' window means) or in the rest"),
+    ("eventlocked", "n_windows"): ("count", "Moments whose window had defined coherence (0 for "
+                                            "rest)"),
+    ("eventlocked", "null_mean"): ("coherence (0-1)", "Mean of the statistic over randomly "
+                                                      "placed sets of windows (empty for rest)"),
+    ("eventlocked", "null_sd"): ("coherence (0-1)", "SD of that null distribution"),
+    ("eventlocked", "n_permutations"): ("count", "Random placements of the permutation test"),
+    ("eventlocked", "p_value"): ("probability", "One-sided permutation p: (1 + #random >= "
+                                                "observed) / (1 + n_permutations)"),
+    ("eventlocked", "seed"): ("", "Seed of the random placements"),
+    ("eventlocked", "config_hash"): ("hex", "SHA-256 of the event-locked configuration used"),
+    ("eeg_coupling", "measure"): ("", "<measure>_<band>: plv (phase-locking value) or aec "
+                                      "(amplitude envelope correlation) in a frequency band"),
+    ("eeg_coupling", "level"): ("", "channel (electrode pair) or session (mean over homologous "
+                                    "electrode pairs)"),
+    ("eeg_coupling", "therapist_unit"): ("", "Therapist's electrode (all for session level)"),
+    ("eeg_coupling", "patient_unit"): ("", "Patient's electrode (all for session level)"),
+    ("eeg_coupling", "condition"): ("", "session (whole recording), an event label (its "
+                                        "moments' windows) or rest"),
+    ("eeg_coupling", "value"): ("PLV 0-1, AEC -1 to 1", "Mean coupling over the epochs (session, "
+                                                        "rest) or the moments (a label)"),
+    ("eeg_coupling", "n"): ("count", "Epochs (session, rest) or moments (a label) averaged"),
+    ("eeg_coupling", "config_hash"): ("hex", "SHA-256 of the EEG configuration used"),
+    ("eeg_asymmetry", "role"): ("", "Whose EEG: therapist or patient"),
+    ("eeg_asymmetry", "left"): ("", "Left electrode of the pair (e.g. F3)"),
+    ("eeg_asymmetry", "right"): ("", "Right electrode of the pair (e.g. F4)"),
+    ("eeg_asymmetry", "condition"): ("", "session (whole recording), an event label (its "
+                                         "moments' windows) or rest"),
+    ("eeg_asymmetry", "value"): ("ln ratio", "Frontal alpha asymmetry: ln(right alpha power) - "
+                                             "ln(left alpha power), mean over windows"),
+    ("eeg_asymmetry", "sd"): ("ln ratio", "SD over the windows of the session (session only)"),
+    ("eeg_asymmetry", "n_windows"): ("count", "Windows (session, rest) or moments (a label) "
+                                              "averaged"),
+    ("eeg_asymmetry", "config_hash"): ("hex", "SHA-256 of the EEG configuration used"),
     ("analysis_table", "synchrony"): ("coherence (0-1)", "Session synchrony index of the true "
                                                          "pair (mean over homologous ROI pairs)"),
     ("analysis_table", "synchrony_pseudo"): ("coherence (0-1)", "Mean of the same index over the "
@@ -178,6 +221,12 @@ _TABLE_DESCRIPTIONS = {
     "analysis_table": "The table the models are fitted on: one row per dyad x session",
     "model_terms": "Fixed effects and tests of the stored models run",
     "model_fits": "One row per model of the stored models run",
+    "eventlocked": "Event-locked fNIRS synchrony around moments of interest: one row per "
+                   "session x chromophore x unit pair x condition",
+    "eeg_coupling": "EEG inter-brain coupling (PLV, AEC per band): one row per session x "
+                    "measure x electrode pair x condition",
+    "eeg_asymmetry": "Frontal alpha asymmetry: one row per session x person x electrode pair x "
+                     "condition",
 }
 _ROI_COLUMN = re.compile(r"synchrony(_pseudo)?\.([^.]+)\.([^.]+)")
 
@@ -189,7 +238,8 @@ def collect_tables(study: Any) -> dict[str, pd.DataFrame]:
     -------
     dict of str to DataFrame
         ``dyads, sessions, scores, items, scans, synchrony, synchrony_tests, events,
-        analysis_table, model_terms, model_fits`` (empty frames where nothing is stored).
+        analysis_table, model_terms, model_fits, eventlocked, eeg_coupling, eeg_asymmetry``
+        (empty frames, with their columns, where nothing is stored).
     """
     from studymgr.modelrun import analysis_table
     from studymgr.report.collect import stored_model_config
@@ -221,7 +271,18 @@ def collect_tables(study: Any) -> dict[str, pd.DataFrame]:
         "analysis_table": table,
         "model_terms": results["terms"],
         "model_fits": results["fits"],
+        "eventlocked": _levels(lambda lv: study.eventlocked_results(level=lv)),
+        "eeg_coupling": _levels(lambda lv: study.eeg_results(level=lv)),
+        "eeg_asymmetry": study.eeg_asymmetry().drop(columns="run_id"),
     }
+
+
+def _levels(read: Any) -> pd.DataFrame:
+    """Session, ROI and channel rows of a reader stacked (the run's row id dropped: it means
+    nothing outside the database)."""
+    frames = [read(lv) for lv in ("session", "roi", "channel")]
+    kept = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(kept, ignore_index=True).drop(columns="run_id")
 
 
 def _codes(tables: Mapping[str, pd.DataFrame], column: str) -> list[str]:

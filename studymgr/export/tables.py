@@ -922,3 +922,273 @@ def publication_tables(results: Mapping[str, pd.DataFrame], analysis: pd.DataFra
     for i, t in enumerate(tables, start=1):
         t.number = i
     return tables, notes
+
+
+# --------------------------------------------------------------------------------------------
+# Moments of interest: event-locked synchrony, EEG coupling and frontal alpha asymmetry
+# --------------------------------------------------------------------------------------------
+
+CHROMOPHORE_LABELS = {"hbo": "HbO", "hbr": "HbR"}
+REST = "rest"
+
+
+def condition_order(conditions: Sequence[str], labels: Sequence[str] | None = None) -> list[str]:
+    """Conditions in reading order: ``session`` (whole session), the labels (``labels``' order,
+    then any other sorted), ``rest``."""
+    found = list(dict.fromkeys(str(c) for c in conditions))
+    middle = [c for c in found if c not in ("session", REST)]
+    wanted = [lab for lab in (labels or []) if lab in middle]
+    ordered = wanted + sorted(c for c in middle if c not in wanted)
+    return (["session"] if "session" in found else []) + ordered + ([REST] if REST in found
+                                                                    else [])
+
+
+def _condition_header(condition: str) -> str:
+    return {"session": "Whole session", REST: "Rest"}.get(condition, literal(condition))
+
+
+def _range(lo: Any, hi: Any, unit: str = "") -> str:
+    return f"{float(lo):g}–{float(hi):g}{unit}"
+
+
+def _configs_note(configs: Sequence[Mapping[str, Any]], what: str) -> str:
+    if len(configs) > 1:
+        return (f" The stored {what} results come from {len(configs)} different settings "
+                "(sessions computed with different configurations); see the methods.")
+    return ""
+
+
+def eventlocked_apa_table(results: pd.DataFrame, *, labels: Sequence[str] | None = None,
+                          chromophores: Sequence[str] | None = None,
+                          configs: Sequence[Mapping[str, Any]] = ()) -> Table:
+    """Session-level event-locked synchrony per session: each label's mean, moments and
+    permutation p, and the rest of the session.
+
+    Parameters
+    ----------
+    results : DataFrame
+        As ``Study.eventlocked_results(level="session")`` returns them (other levels are
+        ignored).
+    labels : sequence of str, optional
+        Label order (default: sorted).
+    chromophores : sequence of str, optional
+        Which chromophores, in this order (default: HbO then HbR, those present); with more
+        than one the rows are grouped by chromophore.
+    configs : sequence of mapping
+        The distinct stored event-locked configurations (for the note).
+
+    Returns
+    -------
+    Table
+        Columns Dyad, Session, then per label *M*, *n*, *p*, then Rest *M*; every numeric
+        cell's value is the stored number.
+    """
+    from studymgr.eventlocked import eventlocked_table
+
+    frame = results.loc[results["level"] == "session"]
+    present = list(dict.fromkeys(frame["chromophore"]))
+    chromas = [c for c in (chromophores or sorted(present, key=lambda c: (c != "hbo", c)))
+               if c in present]
+    order = [c for c in condition_order(frame["condition"], labels) if c != REST]
+    columns = ["Dyad", "Session"]
+    for lab in order:
+        columns += [f"{literal(lab)} *M*", f"{literal(lab)} *n*", f"{literal(lab)} *p*"]
+    columns.append("Rest *M*")
+    rows: list[Row] = []
+    for chroma in chromas:
+        wide = eventlocked_table(frame, labels=order, chromophore=chroma)
+        group = CHROMOPHORE_LABELS.get(chroma, chroma) if len(chromas) > 1 else None
+        for r in wide.to_dict(orient="records"):
+            cells, values = [str(r["dyad"]), str(int(r["session"]))], [None, None]
+            for lab in order:
+                m, n, p = r.get(lab), r.get(f"n_{lab}"), r.get(f"p_{lab}")
+                n = None if _missing(n) else int(n)
+                cells += [fmt_unit(m, 3), fmt_int(n), fmt_p(p)]
+                values += [None if _missing(m) else float(m), n,
+                           None if _missing(p) else float(p)]
+            rest = r.get(REST)
+            cells.append(fmt_unit(rest, 3))
+            values.append(None if _missing(rest) else float(rest))
+            rows.append(Row(cells, values, group=group))
+    chroma_text = " and ".join(CHROMOPHORE_LABELS.get(c, c) for c in chromas)
+    note = (f"Session level ({chroma_text}): band-averaged wavelet transform coherence (0–1) "
+            "of the therapist's and the patient's signals at every sample, averaged over the "
+            "homologous ROI pairs. *M* = mean coherence in the windows around the label's "
+            "moments (mean of the moments' window means); *n* = moments whose window had "
+            "defined coherence; *p* = one-sided random-window permutation *p*: (1 + the "
+            "number of randomly placed sets of windows with a mean at least as high) / (1 + "
+            "the number of sets) (Phipson & Smyth, 2010). Rest = mean over every sample "
+            "outside all moments' windows.")
+    if len(configs) == 1:
+        cfg = configs[0]
+        lo, hi = (cfg.get("synchrony") or {}).get("band", (0.05, 0.10))
+        w0, w1 = cfg.get("window", (-15.0, 15.0))
+        note += (f" Windows from {float(w0):g} to {float(w1):g} s around each "
+                 f"{cfg.get('source', 'consensus')} moment; band {_range(lo, hi, ' Hz')}; "
+                 f"{cfg.get('n_permutations')} permutations, seed {cfg.get('seed')}.")
+    note += _configs_note(configs, "event-locked")
+    return Table(name="eventlocked", title="Event-Locked Synchrony Around Moments of Interest",
+                 columns=columns, rows=rows, note=note, group_label="Chromophore",
+                 source={"table": "eventlocked"})
+
+
+def _band_ranges(configs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+    if len(configs) != 1:
+        return {}
+    return {str(b[0]): (float(b[1]), float(b[2])) for b in configs[0].get("bands") or []}
+
+
+def measure_title(measure: str, bands: Mapping[str, tuple[float, float]] | None = None) -> str:
+    """``plv_alpha`` -> ``PLV, alpha (8–12 Hz)`` (the band's range when known)."""
+    kind, _, band = measure.partition("_")
+    text = f"{kind.upper()}, {band}" if band else kind.upper()
+    if band and bands and band in bands:
+        text += f" ({_range(*bands[band], ' Hz')})"
+    return text
+
+
+def eeg_coupling_table(results: pd.DataFrame, *, labels: Sequence[str] | None = None,
+                       configs: Sequence[Mapping[str, Any]] = ()) -> Table:
+    """Inter-brain EEG coupling per session and condition, one group of rows per measure.
+
+    Parameters
+    ----------
+    results : DataFrame
+        As ``Study.eeg_results(level="session")`` returns them.
+    labels : sequence of str, optional
+        Label order (default: sorted).
+    configs : sequence of mapping
+        The distinct stored EEG configurations (band ranges, epoch length and window for the
+        note).
+
+    Returns
+    -------
+    Table
+        Columns Dyad, Session, Whole session, each label, Rest.
+    """
+    frame = results.loc[results["level"] == "session"]
+    conditions = condition_order(frame["condition"], labels)
+    bands = _band_ranges(configs)
+    rows: list[Row] = []
+    for measure in dict.fromkeys(frame["measure"]):
+        part = frame.loc[frame["measure"] == measure]
+        wide = part.pivot_table(index=["dyad", "session"], columns="condition", values="value",
+                                aggfunc="first", dropna=False)
+        for (dyad, session), r in wide.iterrows():
+            values = [None if _missing(r.get(c)) else float(r.get(c)) for c in conditions]
+            rows.append(Row([str(dyad), str(int(session)), *[fmt_unit(v, 3) for v in values]],
+                            [None, None, *values], group=measure_title(str(measure), bands)))
+    note = ("PLV = phase-locking value (0–1); AEC = amplitude envelope correlation (−1 to 1); "
+            "each averaged over the homologous electrode pairs. Whole session: mean over every "
+            "epoch; a label: mean over its moments, each moment the mean of the epochs whose "
+            "centre lies in its window; rest: mean over the epochs outside every moment's "
+            "window. PLV is biased upwards for short epochs: compare conditions and sessions "
+            "computed with the same settings, not PLV with zero.")
+    if len(configs) == 1:
+        cfg = configs[0]
+        w0, w1 = cfg.get("window", (-15.0, 15.0))
+        note += (f" Epochs of {float(cfg.get('epoch_s', 2.0)):g} s; windows from "
+                 f"{float(w0):g} to {float(w1):g} s around each {cfg.get('source', 'consensus')}"
+                 " moment.")
+    note += _configs_note(configs, "EEG")
+    return Table(name="eeg_coupling", title="Inter-Brain EEG Coupling Around Moments of Interest",
+                 columns=["Dyad", "Session", *[_condition_header(c) for c in conditions]],
+                 rows=rows, note=note, group_label="Measure", source={"table": "eeg_coupling"})
+
+
+def eeg_asymmetry_table(asymmetry: pd.DataFrame, *, labels: Sequence[str] | None = None,
+                        configs: Sequence[Mapping[str, Any]] = ()) -> Table:
+    """Frontal alpha asymmetry per person, session and condition.
+
+    Parameters
+    ----------
+    asymmetry : DataFrame
+        As ``Study.eeg_asymmetry()`` returns it (``dyad, session, role, left, right,
+        condition, value, ...``).
+    labels : sequence of str, optional
+        Label order (default: sorted).
+    configs : sequence of mapping
+        The distinct stored EEG configurations (alpha band and windows for the note).
+
+    Returns
+    -------
+    Table
+        One group of rows per role and electrode pair; columns Dyad, Session, Whole session,
+        each label, Rest.
+    """
+    conditions = condition_order(asymmetry["condition"], labels)
+    rows: list[Row] = []
+    roles = sorted(dict.fromkeys(asymmetry["role"]), key=lambda r: (r != "therapist", r))
+    for role in roles:
+        mine = asymmetry.loc[asymmetry["role"] == role]
+        for (left, right), part in mine.groupby(["left", "right"], sort=True):
+            wide = part.pivot_table(index=["dyad", "session"], columns="condition",
+                                    values="value", aggfunc="first", dropna=False)
+            group = f"{_cap(str(role))} ({right} vs. {left})"
+            for (dyad, session), r in wide.iterrows():
+                values = [None if _missing(r.get(c)) else float(r.get(c)) for c in conditions]
+                rows.append(Row([str(dyad), str(int(session)),
+                                 *[fmt_num(v, 2) for v in values]],
+                                [None, None, *values], group=group))
+    note = ("Frontal alpha asymmetry = ln(alpha power at the right electrode) − ln(alpha power "
+            "at the left electrode) in sliding windows (Davidson, 1988; Allen et al., 2004): "
+            "positive values mean relatively more right alpha power, i.e. relatively more "
+            "left-frontal activity. Whole session: mean over every window; a label: mean over "
+            "its moments, each moment the mean of the windows whose centre lies in its window; "
+            "rest: the windows outside every moment's window.")
+    if len(configs) == 1:
+        cfg = configs[0]
+        lo, hi = cfg.get("asymmetry_band", (8.0, 12.0))
+        note += (f" Alpha band {_range(lo, hi, ' Hz')}, {float(cfg.get('asymmetry_window_s', 2)):g}"
+                 f"-s windows every {float(cfg.get('asymmetry_step_s', 1)):g} s.")
+    note += _configs_note(configs, "EEG")
+    return Table(name="eeg_asymmetry", title="Frontal Alpha Asymmetry Around Moments of Interest",
+                 columns=["Dyad", "Session", *[_condition_header(c) for c in conditions]],
+                 rows=rows, note=note, group_label="Person", source={"table": "eeg_asymmetry"})
+
+
+def moments_tables(eventlocked: pd.DataFrame | None, eeg: pd.DataFrame | None,
+                   asymmetry: pd.DataFrame | None, *,
+                   eventlocked_configs: Sequence[Mapping[str, Any]] = (),
+                   eeg_configs: Sequence[Mapping[str, Any]] = ()
+                   ) -> tuple[list[Table], list[str]]:
+    """The moments-of-interest tables the stored results allow, and why the others are absent.
+
+    Parameters
+    ----------
+    eventlocked : DataFrame or None
+        ``Study.eventlocked_results(level="session")``.
+    eeg : DataFrame or None
+        ``Study.eeg_results(level="session")``.
+    asymmetry : DataFrame or None
+        ``Study.eeg_asymmetry()``.
+    eventlocked_configs, eeg_configs : sequence of mapping
+        The distinct stored configurations (for the notes).
+
+    Returns
+    -------
+    tables : list of Table
+        Unnumbered.
+    notes : list of str
+    """
+    tables: list[Table] = []
+    notes: list[str] = []
+    labels = [lab for cfg in eventlocked_configs for lab in cfg.get("labels", [])]
+    if eventlocked is not None and (eventlocked["level"] == "session").any():
+        tables.append(eventlocked_apa_table(eventlocked, labels=labels or None,
+                                            configs=eventlocked_configs))
+    else:
+        notes.append("event-locked synchrony: none stored (store consensus moments with "
+                     "'studymgr events agreement DYAD N', then run 'studymgr moments compute')")
+    eeg_labels = [lab for cfg in eeg_configs for lab in cfg.get("labels", [])] or None
+    if eeg is not None and (eeg["level"] == "session").any():
+        tables.append(eeg_coupling_table(eeg, labels=eeg_labels, configs=eeg_configs))
+    else:
+        notes.append("EEG coupling around moments: no EEG results stored (import both "
+                     "people's EEG and run 'studymgr eeg compute')")
+    if asymmetry is not None and len(asymmetry):
+        tables.append(eeg_asymmetry_table(asymmetry, labels=eeg_labels, configs=eeg_configs))
+    else:
+        notes.append("frontal alpha asymmetry around moments: none stored (run 'studymgr eeg "
+                     "compute')")
+    return tables, notes

@@ -1,7 +1,12 @@
 """Everything the report shows, read from the study once (through its public methods).
 
-One exception: the stored synchrony runs' configurations and package versions have no public
-reader yet, so :func:`synchrony_runs` reads ``analysis_runs`` with a single SELECT (read only).
+One exception: the stored analysis runs' configurations and package versions have no public
+reader yet, so :func:`analysis_runs` reads ``analysis_runs`` with a single SELECT (read only).
+
+Moments of interest (:func:`gather_moments`) are read only when the study has rater or
+consensus events. Their timelines recompute the coherence time course from the recordings
+(:func:`studymgr.eventlocked.session_timecourse`, seconds per session), so at most
+``max_timelines`` sessions are drawn.
 
 :func:`gather` also refits the main models from the analysis table with :mod:`studymgr.models`
 (for residuals, random effects and the confidence band of the mean trajectory) and compares the
@@ -19,10 +24,17 @@ from typing import Any
 import pandas as pd
 
 from studymgr.errors import StudyError
+from studymgr.report import MAX_TIMELINES
 
 logger = logging.getLogger(__name__)
 
 TIME, GROUP = "session", "dyad"
+#: Event sources that make the moments section: the raters' marks and their consensus.
+MOMENT_SOURCES = ("rater", "consensus")
+#: Default tolerance of ``Study.rater_agreement`` (used when no consensus was stored).
+DEFAULT_TOLERANCE_S = 30.0
+AGREEMENT_COLUMNS = ["dyad", "session", "label", "raters", "marks", "consensus", "recomputed",
+                     "kappa", "observed_agreement", "tolerance_s", "bin_s", "settings"]
 OUTCOMES = ("symptoms", "wellbeing", "session_quality")
 # Relative tolerance of the refit check: the refit runs the same deterministic code on the
 # same table, so any difference beyond rounding means the data or the software changed.
@@ -58,6 +70,86 @@ class Refit:
 
 
 @dataclass
+class Timeline:
+    """One session's timeline: its marks and, when it could be recomputed, the time course.
+
+    Attributes
+    ----------
+    dyad, session : str, int
+    events : DataFrame
+        The session's rater and consensus events (as :meth:`Study.events` returns them).
+    timecourse : DataFrame or None
+        ``time_s, value`` (session level, one chromophore); None when it could not be
+        recomputed.
+    note : str or None
+        Why the time course is missing.
+    window : (float, float)
+        The stored analysis window (s).
+    """
+
+    dyad: str
+    session: int
+    events: pd.DataFrame
+    timecourse: pd.DataFrame | None
+    note: str | None
+    window: tuple[float, float]
+
+
+@dataclass
+class MomentsData:
+    """Moments of interest: marks, agreement, event-locked fNIRS and EEG results.
+
+    Attributes
+    ----------
+    events : DataFrame
+        Rater and consensus events of every session.
+    agreement : DataFrame
+        Per session and label (:data:`AGREEMENT_COLUMNS`): raters, marks, stored consensus
+        moments, the consensus moments the marks give now (``recomputed``), Fleiss' kappa
+        recomputed with ``Study.rater_agreement(store=False)``, the tolerance and bin width
+        used and whether they are the ``stored`` ones (audit trail of the consensus) or the
+        ``default``.
+    agreement_failed : list of str
+        ``"D01/2: why"`` for sessions whose agreement could not be recomputed.
+    agreement_configs : list of dict
+        The stored agreement settings (one per session with a consensus in the audit trail).
+    eventlocked : DataFrame
+        ``Study.eventlocked_results(level="session")`` (every chromophore).
+    runs : DataFrame
+        The stored event-locked runs (see :func:`analysis_runs`).
+    chromophore : str
+        The chromophore the timelines and the report's table show.
+    timelines : list of Timeline
+        The sessions drawn, most consensus moments first.
+    candidates : list of (str, int, int)
+        Every session with event-locked results: ``(dyad, session, consensus moments)`` in
+        drawing order.
+    max_timelines : int or None
+        The limit asked for (None: all).
+    eeg : DataFrame
+        ``Study.eeg_results(level="session")``.
+    asymmetry : DataFrame
+        ``Study.eeg_asymmetry()``.
+    eeg_runs : DataFrame
+        The stored EEG runs.
+    """
+
+    events: pd.DataFrame
+    agreement: pd.DataFrame
+    agreement_failed: list[str]
+    agreement_configs: list[dict[str, Any]]
+    eventlocked: pd.DataFrame
+    runs: pd.DataFrame
+    chromophore: str
+    timelines: list[Timeline]
+    candidates: list[tuple[str, int, int]]
+    max_timelines: int | None
+    eeg: pd.DataFrame
+    asymmetry: pd.DataFrame
+    eeg_runs: pd.DataFrame
+
+
+@dataclass
 class ReportData:
     """What the report is made of (frames as returned by the study's methods)."""
 
@@ -80,6 +172,7 @@ class ReportData:
     table: Any = None
     table_note: str | None = None
     refit: Refit = field(default_factory=Refit)
+    moments: MomentsData | None = None
 
 
 def stored_model_config(study: Any) -> Any:
@@ -94,19 +187,25 @@ def stored_model_config(study: Any) -> Any:
     return ModelConfig.from_dict({k: v for k, v in run["config"].items() if k in allowed})
 
 
-def synchrony_runs(study: Any) -> pd.DataFrame:
-    """Stored synchrony runs, one per session: ``dyad, session, config_hash, config``
-    (dict), ``versions`` (dict), ``finished_at``, ``message``."""
+def analysis_runs(study: Any, kind: str) -> pd.DataFrame:
+    """Stored runs of one kind (``synchrony``, ``eventlocked``, ``eeg``), one per session:
+    ``dyad, session, config_hash, config`` (dict), ``versions`` (dict), ``finished_at``,
+    ``message``."""
     rows = list(study.db.query(
         "SELECT d.code AS dyad, s.number AS session, a.config_hash, a.config, a.versions, "
         "a.finished_at, a.message FROM analysis_runs a JOIN sessions s ON s.id = a.session_id "
-        "JOIN dyads d ON d.id = s.dyad_id WHERE a.kind = 'synchrony' AND a.status = 'done' "
-        "ORDER BY d.code, s.number"))
+        "JOIN dyads d ON d.id = s.dyad_id WHERE a.kind = ? AND a.status = 'done' "
+        "ORDER BY d.code, s.number", (kind,)))
     for r in rows:
         r["config"] = json.loads(r["config"])
         r["versions"] = json.loads(r["versions"])
     return pd.DataFrame(rows, columns=["dyad", "session", "config_hash", "config", "versions",
                                        "finished_at", "message"])
+
+
+def synchrony_runs(study: Any) -> pd.DataFrame:
+    """Stored synchrony runs, one per session (see :func:`analysis_runs`)."""
+    return analysis_runs(study, "synchrony")
 
 
 def channel_quality(study: Any, scans: pd.DataFrame) -> pd.DataFrame:
@@ -124,8 +223,16 @@ def channel_quality(study: Any, scans: pd.DataFrame) -> pd.DataFrame:
     return out[["dyad", "session", "role", "channel", "sci", "usable"]]
 
 
-def gather(study: Any) -> ReportData:
-    """Read everything the report needs and refit the main models."""
+def gather(study: Any, *, max_timelines: int | None = MAX_TIMELINES) -> ReportData:
+    """Read everything the report needs and refit the main models.
+
+    Parameters
+    ----------
+    study : Study
+        The open study.
+    max_timelines : int or None
+        At most this many moments timelines (each reloads a session's recordings); None: all.
+    """
     from studymgr.modelrun import analysis_table
 
     scans = study.scans()
@@ -157,6 +264,7 @@ def gather(study: Any) -> ReportData:
         logger.info("report: %s", data.table_note)
         data.table = analysis_table(study, None)
     data.refit = refit_models(data.table, data.run, data.results)
+    data.moments = gather_moments(study, data.table.config.chromophore, max_timelines)
     return data
 
 
@@ -178,16 +286,17 @@ def refit_models(table: Any, run: dict[str, Any] | None,
     out = Refit()
     frame = table.frame
     have = table.available
+    var = table.config.variable
     if run is not None:
         out.same_table = run["input_hashes"].get("analysis_table") == table.sha256
     jobs: dict[str, Any] = {}
-    if have["synchrony"]:
-        jobs["growth"] = lambda: growth_model(frame, "synchrony", TIME, GROUP)
+    if have[var]:
+        jobs["growth"] = lambda: growth_model(frame, var, TIME, GROUP)
     for o in OUTCOMES:
         if not have[o]:
             continue
-        if have["synchrony"]:
-            jobs[f"outcome:{o}"] = lambda o=o: outcome_model(frame, o, "synchrony", TIME, GROUP)
+        if have[var]:
+            jobs[f"outcome:{o}"] = lambda o=o: outcome_model(frame, o, var, TIME, GROUP)
         if have["alliance"]:
             jobs[f"alliance:{o}"] = lambda o=o: outcome_model(frame, o, "alliance", TIME, GROUP)
     for name, job in jobs.items():
@@ -217,3 +326,180 @@ def refit_models(table: Any, run: dict[str, Any] | None,
                     out.mismatches.append(f"{name} {row.term} {col}: stored {a:.6g}, refit "
                                           f"{b:.6g}")
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# moments of interest
+# --------------------------------------------------------------------------------------------
+
+
+def stored_agreement_settings(study: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    """The settings each session's stored consensus was made with, from the audit trail.
+
+    ``Study.rater_agreement`` logs action ``agreement`` on entity ``events`` (key
+    ``DYAD/N``) with the configuration and the kappa per label; the newest entry of a session
+    counts.
+
+    Returns
+    -------
+    dict
+        ``(dyad, session) -> {tolerance_s, min_raters, bin_s, ..., labels}``.
+    """
+    audit = study.audit(limit=None)
+    found = audit.loc[(audit["action"] == "agreement") & (audit["entity"] == "events")]
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in found.itertuples(index=False):  # newest first
+        dyad, _, number = str(row.entity_key).rpartition("/")
+        if not number.isdigit() or (dyad, int(number)) in out:
+            continue
+        new = json.loads(row.new) if isinstance(row.new, str) else {}
+        config = dict(new.get("config") or {})
+        if "tolerance_s" not in config:
+            continue
+        config["labels"] = sorted(new.get("kappa") or {})
+        out[(dyad, int(number))] = config
+    return out
+
+
+def agreement_rows(study: Any, events: pd.DataFrame,
+                   stored: dict[tuple[str, int], dict[str, Any]]
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """Marks, stored consensus moments and Fleiss' kappa per session and label.
+
+    Kappa is recomputed (nothing stored) with the tolerance, minimum raters and bin width the
+    session's consensus was stored with when the audit trail has them, else with the defaults.
+
+    Parameters
+    ----------
+    study : Study
+    events : DataFrame
+        The rater and consensus events (:meth:`Study.events`).
+    stored : dict
+        From :func:`stored_agreement_settings`.
+
+    Returns
+    -------
+    rows : DataFrame
+        :data:`AGREEMENT_COLUMNS`; ``recomputed`` is the number of consensus moments the
+        current marks give with those settings; ``settings`` is ``stored``, ``default`` or
+        empty (no rater marks: the consensus was imported).
+    failed : list of str
+        ``"D01/2: why"`` for sessions whose agreement could not be computed.
+    """
+    rows, failed = [], []
+    for (dyad, number), ev in events.groupby(["dyad", "session"], sort=True):
+        number = int(number)
+        marks = ev.loc[ev["source"] == "rater"]
+        consensus = ev.loc[ev["source"] == "consensus"].groupby("label").size()
+        summary = pd.DataFrame(columns=["n_consensus", "kappa", "observed_agreement"])
+        tolerance = bin_s = math.nan
+        settings = ""
+        if len(marks):
+            config = stored.get((dyad, number)) if len(consensus) else None
+            kwargs: dict[str, Any] = {}
+            settings = "default"
+            if config is not None:
+                # the labels are not passed: each label's kappa uses every rater of the
+                # session whichever labels are analysed
+                kwargs = {k: config[k] for k in ("tolerance_s", "min_raters", "bin_s")
+                          if config.get(k) is not None}
+                settings = "stored"
+            try:
+                result = study.rater_agreement(dyad, number, store=False, **kwargs)
+            except StudyError as exc:
+                failed.append(f"{dyad}/{number}: {exc}")
+            else:
+                summary = result["summary"].set_index("label")
+                tolerance = float(result["config"]["tolerance_s"])
+                bin_s = float(result["config"]["bin_s"])
+        for label in sorted(set(marks["label"]) | set(consensus.index)):
+            mine = marks.loc[marks["label"] == label]
+            have = label in summary.index
+            rows.append({"dyad": dyad, "session": number, "label": label,
+                         "raters": int(mine["rater"].nunique()), "marks": len(mine),
+                         "consensus": int(consensus.get(label, 0)),
+                         "recomputed": int(summary.loc[label, "n_consensus"]) if have else None,
+                         "kappa": float(summary.loc[label, "kappa"]) if have else math.nan,
+                         "observed_agreement": float(summary.loc[label, "observed_agreement"])
+                         if have else math.nan,
+                         "tolerance_s": tolerance, "bin_s": bin_s, "settings": settings})
+    frame = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+    frame["recomputed"] = frame["recomputed"].astype("Int64")
+    return frame, failed
+
+
+def timeline_order(eventlocked: pd.DataFrame, events: pd.DataFrame,
+                   chromophore: str) -> list[tuple[str, int, int]]:
+    """Sessions with event-locked results, most consensus moments first (then by dyad and
+    session): ``[(dyad, session, consensus moments)]``."""
+    sel = eventlocked.loc[eventlocked["chromophore"] == chromophore, ["dyad", "session"]]
+    counts = events.loc[events["source"] == "consensus"].groupby(["dyad", "session"]).size()
+    items = [(str(d), int(n), int(counts.get((d, n), 0)))
+             for d, n in sel.drop_duplicates().itertuples(index=False)]
+    return sorted(items, key=lambda t: (-t[2], t[0], t[1]))
+
+
+def _timeline(study: Any, dyad: str, number: int, events: pd.DataFrame, runs: pd.DataFrame,
+              chromophore: str) -> Timeline:
+    from studymgr.eventlocked import eventlocked_config, session_timecourse
+
+    mine = events.loc[(events["dyad"] == dyad) & (events["session"] == number)]
+    run = runs.loc[(runs["dyad"] == dyad) & (runs["session"] == number)]
+    window, timecourse, note = (-15.0, 15.0), None, None
+    try:
+        config = eventlocked_config(run.iloc[0]["config"]) if len(run) else None
+        if config is not None:
+            window = config.window
+        frame = session_timecourse(study, dyad, number, config, chromophore=chromophore)
+        if frame.empty:
+            note = f"no {chromophore} channel pair was usable in both recordings"
+        else:
+            timecourse = frame[["time_s", "value"]]
+    except StudyError as exc:
+        note = str(exc)
+    except OSError as exc:  # unreadable file: the marks are still worth showing
+        note = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a reader or preprocessing bug must not take the report down
+        logger.exception("report: timeline %s/%s", dyad, number)
+        note = f"unexpected {type(exc).__name__}: {exc}; please report this as a bug"
+    if note:
+        logger.info("report: timeline %s/%s without time course: %s", dyad, number, note)
+    return Timeline(dyad=dyad, session=number, events=mine.reset_index(drop=True),
+                    timecourse=timecourse, note=note, window=tuple(window))
+
+
+def gather_moments(study: Any, chromophore: str = "hbo",
+                   max_timelines: int | None = MAX_TIMELINES) -> MomentsData | None:
+    """Everything the moments section shows (None when the study has no rater or consensus
+    events).
+
+    Parameters
+    ----------
+    study : Study
+    chromophore : str
+        The report's chromophore (used when event-locked results exist for it).
+    max_timelines : int or None
+        At most this many timelines, most consensus moments first; None: every session.
+    """
+    events = study.events()
+    events = events.loc[events["source"].isin(MOMENT_SOURCES)].reset_index(drop=True)
+    if events.empty:
+        return None
+    stored = stored_agreement_settings(study)
+    agreement, failed = agreement_rows(study, events, stored)
+    with_consensus = set(zip(agreement.loc[agreement["consensus"] > 0, "dyad"],
+                             agreement.loc[agreement["consensus"] > 0, "session"], strict=True))
+    configs = [stored[k] for k in sorted(stored) if k in with_consensus]
+    eventlocked = study.eventlocked_results(level="session")
+    available = set(eventlocked["chromophore"])
+    if chromophore not in available:
+        chromophore = "hbo" if "hbo" in available or not available else sorted(available)[0]
+    runs = analysis_runs(study, "eventlocked")
+    candidates = timeline_order(eventlocked, events, chromophore)
+    chosen = candidates if max_timelines is None else candidates[:max_timelines]
+    timelines = [_timeline(study, d, n, events, runs, chromophore) for d, n, _ in chosen]
+    return MomentsData(events=events, agreement=agreement, agreement_failed=failed,
+                       agreement_configs=configs, eventlocked=eventlocked, runs=runs,
+                       chromophore=chromophore, timelines=timelines, candidates=candidates,
+                       max_timelines=max_timelines, eeg=study.eeg_results(level="session"),
+                       asymmetry=study.eeg_asymmetry(), eeg_runs=analysis_runs(study, "eeg"))

@@ -184,12 +184,14 @@ def mean_trajectory(result: object, times: list[float] | np.ndarray, time: str =
     return pd.DataFrame(rows, columns=[time, "estimate", "se", "df", "ci_low", "ci_high"])
 
 
-def model_data(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
+def model_data(table: pd.DataFrame, model: str, variable: str = "synchrony"
+               ) -> tuple[pd.DataFrame, str]:
     """The rows a stored model of the analysis table was fitted on, with its design columns.
 
-    Supports ``growth`` and the same-session models ``outcome:<o>`` and ``alliance:<o>``
-    (predictor split into ``<x>_within`` and ``<x>_between`` over the analysed rows, as
-    :func:`studymgr.models.outcome_model` does).
+    Supports ``growth`` and the same-session models ``outcome:<o>`` and ``alliance:<o>`` of the
+    brain ``variable`` (``synchrony``, or ``asymmetry`` for a per-person measure), with the
+    predictor split into ``<x>_within`` and ``<x>_between`` over the analysed rows, as
+    :func:`studymgr.models.outcome_model` does.
 
     Returns
     -------
@@ -199,11 +201,10 @@ def model_data(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
     """
     parts = model.split(":")
     if model == "growth":
-        return table[["dyad", "session", "synchrony"]].dropna().reset_index(drop=True), \
-            "synchrony"
+        return table[["dyad", "session", variable]].dropna().reset_index(drop=True), variable
     if len(parts) == 2 and parts[0] in ("outcome", "alliance"):
         outcome = parts[1]
-        x = "synchrony" if parts[0] == "outcome" else "alliance"
+        x = variable if parts[0] == "outcome" else "alliance"
         data = table[["dyad", "session", outcome, x]].dropna().reset_index(drop=True)
         within, between = within_between(data, x, "dyad")
         data[f"{x}_within"] = within.to_numpy(dtype=float)

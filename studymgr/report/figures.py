@@ -237,7 +237,7 @@ def quality_figure(scans: pd.DataFrame, channels: pd.DataFrame, threshold: float
 
 
 def synchrony_figure(true: pd.DataFrame, pseudo: pd.DataFrame, band: pd.DataFrame | None,
-                     chromophore: str = "hbo") -> Figure:
+                     chromophore: str = "hbo", ylabel: str | None = None) -> Figure:
     """Synchrony over sessions: one line per dyad with the model-implied mean and its 95%
     confidence band (left), the pseudo-dyad baseline on the same scale (right).
 
@@ -249,6 +249,11 @@ def synchrony_figure(true: pd.DataFrame, pseudo: pd.DataFrame, band: pd.DataFram
         ``dyad, session, synchrony_pseudo`` (the session's mean over its pseudo pairs).
     band : DataFrame or None
         ``session, estimate, ci_low, ci_high`` from the growth model.
+    chromophore : str
+        Named in the default y label.
+    ylabel : str or None
+        The y label (default: wavelet coherence of the chromophore); the values in ``true``
+        are plotted whatever they measure (e.g. EEG coupling, frontal alpha asymmetry).
     """
     fig = _figure(9.5, 3.9)
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
@@ -262,7 +267,7 @@ def synchrony_figure(true: pd.DataFrame, pseudo: pd.DataFrame, band: pd.DataFram
         ax1.plot(band["session"], band["estimate"], color="black", linewidth=2.4)
     chroma = {"hbo": "HbO", "hbr": "HbR"}.get(chromophore, chromophore)
     ax1.set_title("True dyads")
-    ax1.set_ylabel(f"Synchrony (wavelet coherence, {chroma})")
+    ax1.set_ylabel(ylabel or f"Synchrony (wavelet coherence, {chroma})")
     _session_axis(ax1, true["session"])
     for _dyad, part in pseudo.sort_values("session").groupby("dyad"):
         ax2.plot(part["session"], part["synchrony_pseudo"], marker="o", markersize=3,
@@ -489,6 +494,56 @@ def diagnostics_figure(models: Sequence[tuple[str, pd.DataFrame, tuple, pd.DataF
             ax.set_title(f"Dyad {what}", fontsize=9)
         for ax in axes[2 + len(terms):]:
             ax.set_axis_off()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Moments of interest
+# --------------------------------------------------------------------------------------------
+
+
+def faa_figure(asymmetry: pd.DataFrame, conditions: Sequence[str],
+               headers: Sequence[str] | None = None) -> Figure:
+    """Frontal alpha asymmetry per condition and person: one point per session (and electrode
+    pair), a short horizontal line at their mean.
+
+    Parameters
+    ----------
+    asymmetry : DataFrame
+        ``role, condition, value`` (as ``Study.eeg_asymmetry()`` returns it).
+    conditions : sequence of str
+        The conditions, in the order drawn.
+    headers : sequence of str, optional
+        Their axis labels (default: the conditions).
+    """
+    roles = sorted(dict.fromkeys(asymmetry["role"]), key=lambda r: (r != "therapist", r))
+    fig = _figure(max(4.0, 1.2 * len(conditions) + 2.0), 3.0)
+    ax = fig.subplots()
+    ax.axhline(0, color="#999999", linewidth=0.8, linestyle=":")
+    width = 0.3 if len(roles) > 1 else 0.0
+    handles = []
+    for i, role in enumerate(roles):
+        color = ROLE_COLORS.get(role, OKABE_ITO[(i + 2) % len(OKABE_ITO)])
+        marker = ROLE_MARKERS.get(role, "s")
+        offset = (i - (len(roles) - 1) / 2) * width
+        for k, cond in enumerate(conditions):
+            values = asymmetry.loc[(asymmetry["role"] == role)
+                                   & (asymmetry["condition"] == cond), "value"]
+            values = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+            if not values.size:
+                continue
+            # a small fixed spread keeps sessions with equal values apart, reproducibly
+            x = k + offset + np.linspace(-0.06, 0.06, values.size) * (values.size > 1)
+            ax.scatter(x, values, s=16, marker=marker, color=color, alpha=0.7, linewidths=0)
+            ax.plot([k + offset - 0.12, k + offset + 0.12], [values.mean()] * 2, color=color,
+                    linewidth=2)
+        handles.append(Line2D([], [], color=color, marker=marker, linestyle="none",
+                              label=role.capitalize()))
+    ax.set_xticks(range(len(conditions)), list(headers or conditions))
+    ax.set_xlim(-0.6, len(conditions) - 0.4)
+    ax.set_ylabel("FAA (ln right − ln left alpha power)")
+    if handles:
+        ax.legend(handles=handles, frameon=False, loc="best")
     return fig
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from studymgr.export import tables as tab
 from studymgr.report import figures as figs
-from studymgr.report.collect import OUTCOMES, ReportData
+from studymgr.report.collect import DEFAULT_TOLERANCE_S, OUTCOMES, MomentsData, ReportData
 from studymgr.report.diagnostics import (
     conditional_effects,
     covariance_from_random,
@@ -40,19 +40,32 @@ logger = logging.getLogger(__name__)
 
 SECTIONS = [("glance", "The study at a glance"), ("quality", "Data quality"),
             ("synchrony", "Synchrony over sessions"), ("roi", "Synchrony per ROI pair"),
-            ("outcomes", "Outcomes and alliance"), ("diagnostics", "Model diagnostics"),
-            ("methods", "Methods"), ("provenance", "Provenance")]
+            ("outcomes", "Outcomes and alliance"), ("moments", "Moments of interest"),
+            ("diagnostics", "Model diagnostics"), ("methods", "Methods"),
+            ("provenance", "Provenance")]
 CONSTRUCTS = ("symptoms", "wellbeing", "session_quality", "alliance")
 
 
+def _has_moments(data: ReportData) -> bool:
+    return data.moments is not None
+
+
+# Sections drawn only when their subject exists in the study (left out of the report and its
+# table of contents otherwise); every other section is always drawn.
+OPTIONAL_SECTIONS: dict[str, Callable[[ReportData], bool]] = {"moments": _has_moments}
+
+
 def build_sections(data: ReportData) -> list[Section]:
-    """Every section of the report, in reading order."""
+    """Every section of the report, in reading order (optional sections only when their
+    subject exists, see :data:`OPTIONAL_SECTIONS`)."""
     builders: dict[str, Callable[[ReportData, Section], None]] = {
         "glance": glance, "quality": quality, "synchrony": synchrony, "roi": roi,
-        "outcomes": outcomes, "diagnostics": diagnostics, "methods": methods,
-        "provenance": provenance}
+        "outcomes": outcomes, "moments": moments, "diagnostics": diagnostics,
+        "methods": methods, "provenance": provenance}
     out = []
     for ident, title in SECTIONS:
+        if ident in OPTIONAL_SECTIONS and not OPTIONAL_SECTIONS[ident](data):
+            continue
         section = Section(ident, title)
         try:
             builders[ident](data, section)
@@ -75,7 +88,31 @@ def _chroma(data: ReportData) -> str:
 
 
 def _chroma_label(data: ReportData) -> str:
-    return {"hbo": "HbO", "hbr": "HbR"}[_chroma(data)]
+    return {"hbo": "HbO", "hbr": "HbR", "eeg": "EEG"}.get(_chroma(data), _chroma(data))
+
+
+def _var(data: ReportData) -> str:
+    """The brain variable of the analysis table: ``synchrony`` or ``asymmetry``."""
+    return data.table.config.variable
+
+
+def _what(data: ReportData) -> str:
+    """What the brain variable measures, for captions and sentences."""
+    cfg = data.table.config
+    if cfg.person_measure:
+        return f"the {cfg.person}'s frontal alpha asymmetry ({cfg.unit or 'no electrode pair'})"
+    if cfg.chromophore == "eeg":
+        measure, _, band = cfg.synchrony_measure.partition("_")
+        name = {"plv": "phase-locking value", "aec": "amplitude envelope correlation"}.get(
+            measure, measure)
+        return f"session synchrony index (EEG {name}, {band} band, homologous electrodes)"
+    return (f"session synchrony index ({_chroma_label(data)}, wavelet coherence averaged over "
+            "the band, time and homologous ROI pairs)")
+
+
+def _compute_command(data: ReportData) -> str:
+    return ("studymgr eeg compute" if data.table.config.chromophore == "eeg"
+            else "studymgr synchrony compute")
 
 
 def _fits(data: ReportData) -> pd.DataFrame:
@@ -157,16 +194,21 @@ def session_flow(data: ReportData) -> tuple[list[tuple[str, int]], list[tuple[st
     status = data.status.dropna(subset=["session"])
     table = data.table.frame
     in_model = {(r.dyad, int(r.session)) for r in
-                table.dropna(subset=["synchrony"]).itertuples(index=False)}
+                table.dropna(subset=[_var(data)]).itertuples(index=False)}
     kinds = set(data.table.config.kinds)
+    # the flow follows the recordings the models use: EEG for an EEG models run
+    modality = "eeg" if data.table.config.chromophore == "eeg" else "nirs"
     pair_msgs = {(p.dyad, int(p.session)): (p.status, p.messages)
-                 for p in data.pairs.itertuples(index=False) if p.modality == "nirs"}
+                 for p in data.pairs.itertuples(index=False) if p.modality == modality}
     steps_sets: list[set] = [set() for _ in range(7)]
     reasons = []
     for r in status.itertuples(index=False):
         key = (r.dyad, int(r.session))
         steps_sets[0].add(key)
-        t, p = _yes(r.scans_therapist), _yes(r.scans_patient)
+        if modality == "eeg":
+            t, p = _yes(r.eeg_therapist), _yes(r.eeg_patient)
+        else:
+            t, p = _yes(r.scans_therapist), _yes(r.scans_patient)
         if not _yes(r.attended):
             reasons.append((*key, "did not take place"))
             continue
@@ -186,8 +228,8 @@ def session_flow(data: ReportData) -> tuple[list[tuple[str, int]], list[tuple[st
             reasons.append((*key, f"the recordings cannot be paired: {msgs}"))
             continue
         steps_sets[4].add(key)
-        if pd.isna(r.synchrony) and key not in in_model:
-            reasons.append((*key, "synchrony not computed (run 'studymgr synchrony compute'; "
+        if (modality == "eeg" or pd.isna(r.synchrony)) and key not in in_model:
+            reasons.append((*key, f"synchrony not computed (run '{_compute_command(data)}'; "
                                   "a failed computation says why)"))
             continue
         steps_sets[5].add(key)
@@ -338,17 +380,22 @@ def quality(data: ReportData, section: Section) -> None:
 
 def synchrony(data: ReportData, section: Section) -> None:
     table = data.table.frame
-    true = table[["dyad", "session", "synchrony"]].dropna()
+    var = _var(data)
+    true = table[["dyad", "session", var]].dropna().rename(columns={var: "synchrony"})
     if true.empty:
-        section.add(Para(f"No {_chroma_label(data)} synchrony stored yet: compute it with "
-                         "'studymgr synchrony compute' once both recordings of a session are "
+        what = (f"{_chroma_label(data)} synchrony" if var == "synchrony" else _what(data))
+        section.add(Para(f"No {what} stored yet: compute it with "
+                         f"'{_compute_command(data)}' once both recordings of a session are "
                          "imported.", "missing"))
         return
-    pseudo = table[["dyad", "session", "synchrony_pseudo"]].dropna()
+    if var != "synchrony":
+        section.add(Para(f"The stored models run models {_what(data)} in place of "
+                         "synchrony: this section and the outcome models are about it."))
+    pseudo = (table[["dyad", "session", f"{var}_pseudo"]].dropna()
+              .rename(columns={f"{var}_pseudo": "synchrony_pseudo"}))
     growth = data.refit.results.get("growth")
     band = None
-    caption = (f"Left: session synchrony index ({_chroma_label(data)}, wavelet coherence "
-               "averaged over the band, time and homologous ROI pairs) of each dyad. ")
+    caption = f"Left: {_what(data)} of each dyad. "
     if growth is not None:
         grid = np.linspace(true["session"].min(), true["session"].max(), 30)
         band = mean_trajectory(growth, grid)
@@ -364,14 +411,22 @@ def synchrony(data: ReportData, section: Section) -> None:
                 "patients at the same session number and vice versa), averaged per session "
                 "of each dyad; dashed: their mean.")
     if pseudo.empty:
-        caption += " (No pseudo-dyad synchrony stored: with one dyad there are no pseudo pairs.)"
-    section.add(Fig(figs.synchrony_figure(true, pseudo, band, _chroma(data)), caption,
+        caption += (" (A measure of one person has no pseudo-dyad baseline.)"
+                    if var != "synchrony" else
+                    " (No pseudo-dyad synchrony stored: with one dyad there are no pseudo "
+                    "pairs.)")
+    ylabel = None
+    if var != "synchrony" or _chroma(data) == "eeg":
+        ylabel = (f"Frontal alpha asymmetry ({data.table.config.person})" if var != "synchrony"
+                  else f"Synchrony (EEG {data.table.config.synchrony_measure})")
+    section.add(Fig(figs.synchrony_figure(true, pseudo, band, _chroma(data), ylabel), caption,
                     "synchrony"))
     sentences = []
     slope = _term(data, "growth", "session")
     fit = _fit(data, "growth")
     if slope is not None:
-        sentences.append(effect_sentence(slope, "Synchrony changed over sessions:",
+        what = "Synchrony" if var == "synchrony" else "Frontal alpha asymmetry"
+        sentences.append(effect_sentence(slope, f"{what} changed over sessions:",
                                          " per session")
                          + f" ({int(fit['n_groups'])} dyads, {int(fit['n_obs'])} sessions).")
         if fit.get("fallback"):
@@ -465,13 +520,15 @@ def forest_rows(data: ReportData) -> pd.DataFrame:
         within = part[col] - part.groupby("dyad")[col].transform("mean")
         return float(within.std(ddof=1))
 
-    sd = {c: sd_within(c) for c in ("synchrony", "alliance")}
-    specs = [("outcome:{o}", "synchrony_within", "synchrony", "Synchrony (same session)"),
-             ("outcome:{o}:lag" + str(lag), f"synchrony_lag{lag}_within", "synchrony",
-              "Synchrony (previous session)" if lag == 1 else f"Synchrony ({lag} sessions "
-                                                              "earlier)"),
+    var = _var(data)
+    name = var.capitalize()
+    sd = {c: sd_within(c) for c in (var, "alliance")}
+    specs = [("outcome:{o}", f"{var}_within", var, f"{name} (same session)"),
+             ("outcome:{o}:lag" + str(lag), f"{var}_lag{lag}_within", var,
+              f"{name} (previous session)" if lag == 1 else f"{name} ({lag} sessions "
+                                                            "earlier)"),
              ("alliance:{o}", "alliance_within", "alliance", "Alliance (same session)"),
-             ("compare:{o}", "synchrony_within_z", None, "Joint model: synchrony"),
+             ("compare:{o}", f"{var}_within_z", None, f"Joint model: {var}"),
              ("compare:{o}", "alliance_within_z", None, "Joint model: alliance")]
     rows = []
     for o in OUTCOMES:
@@ -535,7 +592,298 @@ def outcomes(data: ReportData, section: Section) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 6. diagnostics
+# 6. moments of interest
+# --------------------------------------------------------------------------------------------
+
+
+_CHROMA = {"hbo": "HbO", "hbr": "HbR"}
+
+
+def _sessions_text(keys: Any) -> str:
+    return ", ".join(f"{d}/{int(n)}" for d, n in sorted(keys))
+
+
+def _label_order(labels: list[str], m: MomentsData) -> list[str]:
+    """MOI and MONI first (the reference design), then the others as configured or sorted."""
+    configured = [lab for cfg, _ in _configs(m.runs) for lab in cfg.get("labels", [])]
+    found = list(dict.fromkeys(str(lab) for lab in labels))
+    first = [lab for lab in dict.fromkeys(["MOI", "MONI", *configured]) if lab in found]
+    return first + sorted(lab for lab in found if lab not in first)
+
+
+def eventlocked_summary(results: pd.DataFrame, chromophore: str,
+                        labels: list[str]) -> pd.DataFrame:
+    """Across sessions, per label: the session-level mean in the label's windows minus the
+    rest of the session, and how many sessions had a permutation p below .05 (descriptive).
+
+    Parameters
+    ----------
+    results : DataFrame
+        ``Study.eventlocked_results(level="session")``.
+    chromophore : str
+        Which chromophore to summarise.
+    labels : list of str
+        The labels, in the order wanted.
+
+    Returns
+    -------
+    DataFrame
+        ``label, n_sessions, mean_diff, sd_diff, min_diff, max_diff, n_tested, n_below_05,
+        n_permutations`` (the smallest number of permutations used).
+    """
+    sel = results.loc[(results["level"] == "session") & (results["chromophore"] == chromophore)]
+    rest = sel.loc[sel["condition"] == "rest"].set_index(["dyad", "session"])["value"]
+    rows = []
+    for label in labels:
+        part = sel.loc[sel["condition"] == label].set_index(["dyad", "session"])
+        if part.empty:
+            continue
+        diff = (pd.to_numeric(part["value"], errors="coerce")
+                - pd.to_numeric(rest.reindex(part.index), errors="coerce")).dropna()
+        p = pd.to_numeric(part["p_value"], errors="coerce").dropna()
+        perms = pd.to_numeric(part["n_permutations"], errors="coerce").dropna()
+        rows.append({"label": label, "n_sessions": int(diff.size),
+                     "mean_diff": float(diff.mean()) if diff.size else np.nan,
+                     "sd_diff": float(diff.std(ddof=1)) if diff.size > 1 else np.nan,
+                     "min_diff": float(diff.min()) if diff.size else np.nan,
+                     "max_diff": float(diff.max()) if diff.size else np.nan,
+                     "n_tested": int(p.size), "n_below_05": int((p < 0.05).sum()),
+                     "n_permutations": int(perms.min()) if perms.size else None})
+    return pd.DataFrame(rows, columns=["label", "n_sessions", "mean_diff", "sd_diff",
+                                       "min_diff", "max_diff", "n_tested", "n_below_05",
+                                       "n_permutations"])
+
+
+def _summary_sentences(summary: pd.DataFrame, chroma: str) -> str:
+    parts = []
+    for r in summary.itertuples(index=False):
+        if r.n_sessions == 0:
+            continue
+        spread = (f"SD {tab.fmt_num(r.sd_diff, 3)}, range {tab.fmt_num(r.min_diff, 3)} to "
+                  f"{tab.fmt_num(r.max_diff, 3)}; " if r.n_sessions > 1 else "")
+        text = (f"{tab.literal(r.label)} windows: mean coherence minus the rest of the session "
+                f"{tab.fmt_num(r.mean_diff, 3)} ({spread}{plural(r.n_sessions, 'session')})")
+        if r.n_tested:
+            text += (f"; random-window *p* < .05 in {r.n_below_05} of "
+                     f"{plural(r.n_tested, 'session')}")
+            if r.n_permutations and 1 / (1 + r.n_permutations) > 0.05:
+                text += (f" (with {r.n_permutations} permutations the smallest attainable *p* "
+                         f"is {tab.fmt_p(1 / (1 + r.n_permutations))})")
+        parts.append(text)
+    if not parts:
+        return ""
+    return (f"Across sessions ({_CHROMA.get(chroma, chroma)}, session level; descriptive only, "
+            "no test across sessions or dyads): " + "; ".join(parts) + ".")
+
+
+def _agreement_part(m: MomentsData, section: Section) -> set[tuple[str, int]]:
+    """Rater agreement; returns the sessions with stored consensus moments."""
+    agree = m.agreement
+    ev = m.events
+    marks = ev.loc[ev["source"] == "rater"]
+    marked = set(zip(marks["dyad"], marks["session"].astype(int), strict=True))
+    with_consensus = set(zip(agree.loc[agree["consensus"] > 0, "dyad"],
+                             agree.loc[agree["consensus"] > 0, "session"].astype(int),
+                             strict=True))
+    if not marked:
+        section.add(Para("*Rater agreement.* The consensus moments were imported without the "
+                         "raters' marks, so there is no agreement to compute (import each "
+                         "rater's file with 'studymgr events import DYAD N FILE --rater CODE')."
+                         , "missing"))
+        return with_consensus
+    shown = agree.loc[agree["marks"] > 0, ["dyad", "session", "label", "raters", "marks",
+                                           "consensus", "kappa", "observed_agreement",
+                                           "tolerance_s", "bin_s", "settings"]]
+    section.add(Para("*Rater agreement.* Per session and label: raters who used the label, "
+                     "their marks, the consensus moments stored, and Fleiss' kappa over time "
+                     "bins (each rater marks a bin or not; 1 = perfect agreement, 0 = chance), "
+                     "recomputed from the marks as 'studymgr events agreement DYAD N "
+                     "--no-store' does (nothing in the study is changed)."))
+    shown = shown.assign(kappa=shown["kappa"].round(3),
+                         observed_agreement=shown["observed_agreement"].round(3))
+    section.add(DataTable(shown.rename(columns={
+        "consensus": "consensus moments", "observed_agreement": "observed agreement",
+        "tolerance_s": "tolerance (s)", "bin_s": "bin (s)"}),
+        "Rater agreement per session and label."))
+    stored = agree.loc[agree["settings"] == "stored"]
+    default = agree.loc[agree["settings"] == "default"]
+    said = []
+    if len(stored):
+        said.append("with the tolerance, minimum number of raters and bin width stored with the "
+                    "session's consensus (audit trail of 'events agreement') for "
+                    + _sessions_text(set(zip(stored["dyad"], stored["session"], strict=True))))
+    if len(default):
+        tol = default["tolerance_s"].dropna()
+        value = f"{tol.iloc[0] if len(tol) else DEFAULT_TOLERANCE_S:g} s"
+        said.append(f"with the default tolerance of {value} (bins of the same width) for "
+                    + _sessions_text(set(zip(default["dyad"], default["session"], strict=True)))
+                    + ", whose consensus is not stored")
+    if said:
+        section.add(Para("Kappa was recomputed " + "; ".join(said) + "."))
+    changed = stored.loc[stored["recomputed"].notna()
+                         & (stored["recomputed"] != stored["consensus"])]
+    if len(changed):
+        section.add(Para("The marks now give a different number of consensus moments than "
+                         "stored for " + _sessions_text(set(zip(changed["dyad"],
+                                                                changed["session"],
+                                                                strict=True)))
+                         + ": the marks changed since the consensus was stored; run 'studymgr "
+                         "events agreement DYAD N --replace --reason \"...\"' to update it.",
+                         "warning"))
+    for item in m.agreement_failed:
+        section.add(Para(f"Agreement could not be computed for {item}", "warning"))
+    waiting = sorted(marked - with_consensus)
+    if waiting:
+        d, n = waiting[0]
+        section.add(Para(f"Marks but no consensus moments yet in {_sessions_text(waiting)}: "
+                         f"run 'studymgr events agreement {d} {n}' (per session) to find and "
+                         "store them.", "missing"))
+    return with_consensus
+
+
+def _timelines_part(m: MomentsData, section: Section) -> None:
+    if m.max_timelines == 0:
+        section.add(Para(f"Timelines are not drawn (the report was written with --timelines 0); "
+                         f"{plural(len(m.candidates), 'session')} could show one: write the "
+                         "report with 'studymgr report --timelines N' or '--timelines all'.",
+                         "missing"))
+        return
+    shown = [(t.dyad, t.session) for t in m.timelines]
+    others = [(d, n) for d, n, _ in m.candidates if (d, n) not in set(shown)]
+    counts = {(d, n): k for d, n, k in m.candidates}
+    text = (f"Timelines of {len(shown)} of {plural(len(m.candidates), 'session')} with "
+            "event-locked results, those with most consensus moments: "
+            + ", ".join(f"{d}/{n} ({plural(counts[(d, n)], 'moment')})" for d, n in shown)
+            + ".")
+    if others:
+        text += (f" Not shown: {_sessions_text(others)}; write the report with 'studymgr "
+                 "report --timelines all' (or --timelines N) to draw them (each timeline "
+                 "reloads and preprocesses the session's recordings, seconds per session).")
+    section.add(Para(text))
+    chroma = _CHROMA.get(m.chromophore, m.chromophore)
+    from studymgr.eventlocked import moments_figure
+
+    for t in m.timelines:
+        w0, w1 = t.window
+        caption = (f"{t.dyad}, session {t.session}. Below: each rater's marks (ticks; bars for "
+                   "marks with a duration) and the consensus moments (diamonds), coloured by "
+                   "label. ")
+        if t.timecourse is not None:
+            caption += (f"Above: band-averaged wavelet coherence ({chroma}, mean over the "
+                        "homologous ROI pairs) at every sample, recomputed from the recordings "
+                        "with the stored event-locked settings (undefined near the ends, outside "
+                        f"the cone of influence); shaded: the analysis window ({w0:g} to "
+                        f"{w1:g} s) around each consensus moment.")
+        else:
+            section.add(Para(f"{t.dyad}/{t.session}: the coherence time course could not be "
+                             f"recomputed ({t.note}); only the marks are shown.", "warning"))
+        section.add(Fig(moments_figure(t.events, t.timecourse, window=t.window,
+                                       title=f"{t.dyad}, session {t.session}"),
+                        caption, f"timeline-{t.dyad}-{t.session}"))
+
+
+def _eventlocked_part(data: ReportData, m: MomentsData, section: Section,
+                      with_consensus: set[tuple[str, int]]) -> None:
+    results = m.eventlocked
+    computed = set(zip(results["dyad"], results["session"].astype(int), strict=True))
+    if not computed:
+        has_nirs = bool(len(data.scans)) and (data.scans["modality"] == "nirs").any()
+        if with_consensus and not has_nirs:
+            section.add(Para("*Event-locked synchrony.* Event-locked fNIRS synchrony needs both "
+                             "people's fNIRS recordings of a session; none are imported.",
+                             "missing"))
+        elif with_consensus:
+            section.add(Para("*Event-locked synchrony.* Consensus moments are stored but no "
+                             "event-locked synchrony yet: run 'studymgr moments compute' (it "
+                             "needs both fNIRS recordings of a session).", "missing"))
+        else:
+            section.add(Para("*Event-locked synchrony.* It needs consensus moments first (see "
+                             "above), then 'studymgr moments compute'.", "missing"))
+        return
+    section.add(Para("*Event-locked synchrony.* Coherence around each consensus moment against "
+                     "the rest of the session and against randomly placed windows (seeded "
+                     "permutation test), per session."))
+    missing = sorted(with_consensus - computed)
+    if missing:
+        section.add(Para(f"Consensus moments without event-locked results: "
+                         f"{_sessions_text(missing)}: run 'studymgr moments compute' (it needs "
+                         "both fNIRS recordings of a session).", "missing"))
+    _timelines_part(m, section)
+    labels = _label_order([c for c in results["condition"] if c != "rest"], m)
+    configs = [cfg for cfg, _ in _configs(m.runs)]
+    section.add(ApaTable(tab.eventlocked_apa_table(results, labels=labels,
+                                                   chromophores=[m.chromophore],
+                                                   configs=configs)))
+    sentence = _summary_sentences(eventlocked_summary(results, m.chromophore, labels),
+                                  m.chromophore)
+    if sentence:
+        section.add(Para(sentence))
+
+
+def _eeg_part(data: ReportData, m: MomentsData, section: Section) -> None:
+    eeg = m.eeg.loc[m.eeg["level"] == "session"] if len(m.eeg) else m.eeg
+    asym = m.asymmetry
+    if eeg.empty and asym.empty:
+        if len(data.scans) and (data.scans["modality"] == "eeg").any():
+            section.add(Para("*EEG.* EEG recordings are imported but no EEG results are "
+                             "stored: run 'studymgr eeg compute'.", "missing"))
+        return
+    configs = [cfg for cfg, _ in _configs(m.eeg_runs)]
+    conditions = set(eeg["condition"]) | set(asym["condition"])
+    labels = _label_order([c for c in conditions if c not in ("session", "rest")], m)
+    section.add(Para("*EEG.* Inter-brain coupling (phase-locking value and amplitude envelope "
+                     "correlation per band) and each person's frontal alpha asymmetry, over "
+                     "the whole session, around the moments of each label and in the rest of "
+                     "the session."))
+    if conditions <= {"session"}:
+        section.add(Para("The stored EEG results hold the whole sessions only: they were "
+                         "computed before consensus moments were stored. Run 'studymgr eeg "
+                         "compute' again for the conditions around the moments.", "missing"))
+    if len(eeg):
+        section.add(ApaTable(tab.eeg_coupling_table(eeg, labels=labels, configs=configs)))
+    if len(asym):
+        section.add(ApaTable(tab.eeg_asymmetry_table(asym, labels=labels, configs=configs)))
+        order = tab.condition_order(asym["condition"], labels)
+        headers = [{"session": "Whole session", "rest": "Rest"}.get(c, c) for c in order]
+        section.add(Fig(figs.faa_figure(asym, order, headers),
+                        "Frontal alpha asymmetry (ln right − ln left alpha power) per condition: "
+                        "one point per session (and electrode pair), triangles therapists, "
+                        "circles patients; short lines: their means. Positive: relatively more "
+                        "right alpha power, i.e. relatively more left-frontal activity.", "faa"))
+
+
+def moments(data: ReportData, section: Section) -> None:
+    """Marks and agreement, timelines and event-locked synchrony, EEG (each when stored)."""
+    m = data.moments
+    if m is None:  # pragma: no cover - build_sections leaves the section out
+        return
+    ev = m.events
+    marks = ev.loc[ev["source"] == "rater"]
+    consensus = ev.loc[ev["source"] == "consensus"]
+    raters = sorted(marks["rater"].dropna().unique())
+    section.intro = ("Moments marked by raters in the sessions (in the design of Fachner, "
+                     "Maidhof et al. (2019), moments of interest, MOI, and of no interest, "
+                     "MONI): the raters' agreement, their consensus moments, and synchrony "
+                     "around them.")
+    n_sessions = len(set(zip(ev["dyad"], ev["session"], strict=True)))
+    text = f"{plural(n_sessions, 'session')} with moments: "
+    if len(marks):
+        text += (f"{plural(len(marks), 'mark')} by {plural(len(raters), 'rater')} "
+                 f"({', '.join(raters)}), ")
+    text += plural(len(consensus), "consensus moment")
+    by_label = consensus.groupby("label").size()
+    if len(by_label):
+        text += " (" + ", ".join(f"{n} {lab}" for lab, n in by_label.items()) + ")"
+    if marks.empty:
+        text += ", imported without the raters' marks"
+    section.add(Para(text + "."))
+    with_consensus = _agreement_part(m, section)
+    _eventlocked_part(data, m, section, with_consensus)
+    _eeg_part(data, m, section)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. diagnostics
 # --------------------------------------------------------------------------------------------
 
 
@@ -582,7 +930,7 @@ def diagnostics(data: ReportData, section: Section) -> None:
     table = data.table.frame
     panels = []
     for name, res in refit.results.items():
-        frame, y = model_data(table, name)
+        frame, y = model_data(table, name, _var(data))
         if len(frame) != res.fit.n_obs:
             section.add(Para(f"{name}: the rows rebuilt for diagnostics ({len(frame)}) differ "
                              f"from the model's ({res.fit.n_obs}); diagnostics skipped.",
@@ -636,17 +984,33 @@ def diagnostics(data: ReportData, section: Section) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 7. methods, 8. provenance
+# 8. methods, 9. provenance
 # --------------------------------------------------------------------------------------------
 
 
-def _sync_configs(data: ReportData) -> list[tuple[dict[str, Any], int]]:
-    runs = data.sync_runs
+def _configs(runs: pd.DataFrame) -> list[tuple[dict[str, Any], int]]:
+    """Each distinct stored configuration of some runs and how many sessions used it, most
+    used first."""
     if runs.empty:
         return []
-    counts = runs.groupby("config_hash").size().sort_values(ascending=False)
+    counts = runs.groupby("config_hash").size().sort_values(ascending=False, kind="stable")
     first = runs.drop_duplicates("config_hash").set_index("config_hash")["config"]
     return [(first[h], int(n)) for h, n in counts.items()]
+
+
+def _sync_configs(data: ReportData) -> list[tuple[dict[str, Any], int]]:
+    return _configs(data.sync_runs)
+
+
+def _moments_methods(data: ReportData) -> str | None:
+    from studymgr.report.methods import moments_text
+
+    m = data.moments
+    if m is None:
+        return None
+    marked = bool((m.events["source"] == "rater").any())
+    return moments_text(m.agreement_configs, _configs(m.runs), _configs(m.eeg_runs),
+                        _label_order(list(m.events["label"]), m), marked=marked)
 
 
 def _versions(data: ReportData) -> dict[str, str]:
@@ -678,7 +1042,8 @@ def methods(data: ReportData, section: Section) -> None:
     hashes = {"analysis_table": (data.run or {}).get("input_hashes", {}).get("analysis_table"),
               "synchrony_configs": [h for h in data.sync_runs["config_hash"].unique()],
               "recordings": _recordings_digest(data)}
-    parts = methods_sections(configs, data.run, _fits(data), _versions(data), sfreq, hashes)
+    parts = methods_sections(configs, data.run, _fits(data), _versions(data), sfreq, hashes,
+                             moments=_moments_methods(data))
     section.intro = ("Generated from the configurations stored with the results; it can be "
                      "pasted into a paper's methods section (check the instrument names and "
                      "add the acquisition details, which the study does not record).")
@@ -711,6 +1076,11 @@ def provenance(data: ReportData, section: Section) -> None:
     for cfg, n in _sync_configs(data):
         section.add(Code(json.dumps(cfg, indent=2, sort_keys=True),
                          f"Synchrony configuration used for {n} session(s)"))
+    if data.moments is not None:
+        for what, runs in (("Event-locked", data.moments.runs), ("EEG", data.moments.eeg_runs)):
+            for cfg, n in _configs(runs):
+                section.add(Code(json.dumps(cfg, indent=2, sort_keys=True),
+                                 f"{what} configuration used for {n} session(s)"))
     if len(data.scans):
         section.add(DataTable(data.scans[["dyad", "session", "role", "format", "sfreq",
                                           "duration_s", "sha256"]],
