@@ -42,7 +42,7 @@ def _median_time(fn, repeat: int) -> float:
 
 
 def _finite_difference_satterthwaite(design, psi, h=1e-4):
-    from studymgr.models import satterthwaite as sw
+    from studymgr.compute.models import satterthwaite as sw
 
     k = len(psi)
     steps = h * np.maximum(1.0, np.abs(psi))
@@ -69,8 +69,8 @@ def _finite_difference_satterthwaite(design, psi, h=1e-4):
 def main() -> None:
     from statsmodels.regression.mixed_linear_model import MixedLM
 
-    from studymgr.models import compare_predictors, growth_model, outcome_model
-    from studymgr.models import satterthwaite as sw
+    from studymgr.compute.models import compare_predictors, growth_model, outcome_model
+    from studymgr.compute.models import satterthwaite as sw
 
     warnings.simplefilter("ignore")
     print(f"{'case':<52}{'8x6':>12}{'100x20':>12}")

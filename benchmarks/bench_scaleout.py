@@ -55,7 +55,7 @@ def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
 # -- building the study (once) -------------------------------------------------------------------
 def build(workdir: Path, args: argparse.Namespace) -> Path:
     import studymgr
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
 
     key = f"{args.dyads}x{args.sessions}-{args.channels}ch-{args.duration}s-{args.sfreq}Hz"
     folder = workdir / key
@@ -100,7 +100,7 @@ def _worker_cpu(client) -> float:
 
 def _folded_session(payload):
     """The folded design: one task reads and preprocesses every recording it needs."""
-    from studymgr.pipeline import _prepare_job, compute_session
+    from studymgr.runs.synchrony import _prepare_job, compute_session
 
     job, scans, config, sfreq = payload
     prepared = {i: _prepare_job((s, config, sfreq)) for i, s in scans.items()}
@@ -113,8 +113,8 @@ def _folded_session(payload):
 
 def run_mode(mode: str, db: Path, max_pseudo: int, folded_sessions: int) -> dict:
     import studymgr
-    from studymgr.executors import DaskExecutor, LocalExecutor
-    from studymgr.pipeline import SynchronyConfig, compute_synchrony
+    from studymgr.runs.executors import DaskExecutor, LocalExecutor
+    from studymgr.runs.synchrony import SynchronyConfig, compute_synchrony
 
     config = SynchronyConfig(max_pseudo=max_pseudo)
     study = studymgr.open_study(db, user="bench")
@@ -157,7 +157,7 @@ def run_mode(mode: str, db: Path, max_pseudo: int, folded_sessions: int) -> dict
 def _run_folded(study, config, executor, n_sessions: int, out: dict):
     import pandas as pd
 
-    from studymgr.pipeline import _scan_inputs, plan_jobs
+    from studymgr.runs.synchrony import _scan_inputs, plan_jobs
 
     everything = study.synchrony_inputs()
     scans = _scan_inputs(study, everything)
@@ -181,7 +181,7 @@ def _run_folded(study, config, executor, n_sessions: int, out: dict):
 def _unit_costs(db: Path, max_pseudo: int) -> dict:
     """Single-process cost of preparing one recording and of one pair (both chromophores)."""
     import studymgr
-    from studymgr.pipeline import SynchronyConfig, _scan_inputs, pair_synchrony, prepare_scan
+    from studymgr.runs.synchrony import SynchronyConfig, _scan_inputs, pair_synchrony, prepare_scan
 
     config = SynchronyConfig(max_pseudo=max_pseudo)
     study = studymgr.open_study(db, user="bench")

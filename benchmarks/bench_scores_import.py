@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studymgr import create_study, entry  # noqa: E402
+from studymgr import create_study  # noqa: E402
+from studymgr.runs import entry
 from studymgr.store.responses import _builtins  # noqa: E402
 
 PLAN = [("gad7", "pre"), ("who5", "pre"), ("ors", "pre"), ("wai-sr", "post"), ("srs", "post")]

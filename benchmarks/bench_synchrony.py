@@ -78,7 +78,7 @@ def _run_variant(name: str, args: argparse.Namespace) -> dict:
                 "pairs_timed": args.pycwt_pairs, "peak_mb": _rss_mb(), "base_mb": base,
                 "values": values}
     sys.path.insert(0, str(ROOT))
-    from studymgr.synchrony import band_coherence
+    from studymgr.compute.synchrony.coherence import band_coherence
 
     convention, precision = name.split("-")
     dtype = np.float32 if precision == "float32" else np.float64

@@ -33,8 +33,8 @@ import json
 import matplotlib.pyplot as plt
 
 import studymgr
-from studymgr.demo import ensure_demo
-from studymgr.models import growth_model, outcome_model
+from studymgr.runs.demo import ensure_demo
+from studymgr.compute.models import growth_model, outcome_model
 
 demo = ensure_demo()  # $STUDYMGR_DEMO_DIR, ./demo-study, or a new small demo
 study = studymgr.open_study(demo / "study.db")
@@ -83,7 +83,7 @@ fig.tight_layout()
 #
 # `study.analysis_table()` is the table the stored models were fitted on: one row per
 # dyad × session with synchrony (true and pseudo) beside the questionnaire constructs. The model
-# functions in `studymgr.models` are pure: a DataFrame in, a tidy result out (REML,
+# functions in `studymgr.compute.models` are pure: a DataFrame in, a tidy result out (REML,
 # Satterthwaite t-tests, as lme4 + lmerTest).
 
 # %%

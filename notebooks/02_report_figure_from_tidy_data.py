@@ -18,7 +18,7 @@
 # index, the growth model's mean trajectory with its 95 % confidence band, and the pseudo-dyad
 # baseline beside it (report Figure "Synchrony over sessions"), with the growth model's table.
 # Here both are rebuilt from the tidy CSV files that `studymgr export data` (and
-# `studymgr demo`) write, with nothing but pandas, matplotlib and `studymgr.models` — the route
+# `studymgr demo`) write, with nothing but pandas, matplotlib and `studymgr.compute.models` — the route
 # a co-author or reviewer without the study database would take.
 #
 # ```sh
@@ -34,8 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from studymgr.demo import ensure_demo
-from studymgr.models import growth_model
+from studymgr.runs.demo import ensure_demo
+from studymgr.compute.models import growth_model
 
 demo = ensure_demo()  # $STUDYMGR_DEMO_DIR, ./demo-study, or a new small demo
 data = demo / "data"

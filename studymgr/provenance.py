@@ -20,7 +20,7 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             if name == "studymgr":
-                from studymgr import __version__
+                from studymgr._version import __version__
 
                 found[name] = __version__
             else:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studymgr.analysis_table import (
+from studymgr.compute.models.table import (
     BASE_COLUMNS,
     ModelConfig,
     build_analysis_table,

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from studymgr import ConflictError, InputError, NotFoundError, create_study, entry, open_study
-from studymgr import backup as bk
-from studymgr.check import check_study, n_problems
+from studymgr import ConflictError, InputError, NotFoundError, create_study, open_study
+from studymgr.io import backup as bk
+from studymgr.runs import entry
+from studymgr.runs.check import check_study, n_problems
 from tests.conftest import REPO, snapshot
 from tests.test_scans import write_nirx, write_snirf
 
@@ -203,7 +204,7 @@ def test_a_recording_replaced_during_the_backup_starts_it_again(live, tmp_path, 
 WRITER = """
 import sys
 import studymgr
-from studymgr import entry
+from studymgr.runs import entry
 study = studymgr.open_study(sys.argv[1], user="writer")
 for d in range(1, 6):
     for n in range(1, 6):

@@ -17,9 +17,10 @@ import time
 import pandas as pd
 import pytest
 
-from studymgr import entry, open_study
-from studymgr.check import CHECKS, check_study, n_problems, open_for_check
-from studymgr.scans import partial_path
+from studymgr import open_study
+from studymgr.io.recordings import partial_path
+from studymgr.runs import entry
+from studymgr.runs.check import CHECKS, check_study, n_problems, open_for_check
 from studymgr.store import database
 from tests.conftest import snapshot
 from tests.test_scans import write_snirf
@@ -285,7 +286,7 @@ def test_fix_never_removes_the_file_of_an_import_in_progress(full, tmp_path, mon
     """An import has moved its file into place but not committed yet (it is paused there) when
     ``check --fix`` runs in another connection: --fix waits for the write lock instead of taking
     the file for a leftover, and the import then commits a recording whose file exists."""
-    from studymgr import scans
+    from studymgr.io import recordings as scans
 
     src = write_snirf(tmp_path / "p3.snirf", seed=5, n_pairs=2, duration=30.0)
     placed, go_on = threading.Event(), threading.Event()

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from studymgr import create_study, open_study
-from studymgr.check import check_study, n_problems
+from studymgr.runs.check import check_study, n_problems
 from tests.conftest import REPO
 
 N_WORKERS = 4
@@ -47,7 +47,7 @@ ENTRY_WORKER = """
 import json, sys, time
 from pathlib import Path
 import studymgr
-from studymgr import entry
+from studymgr.runs import entry
 from tests.test_concurrency import plan, values
 db, k, n_workers, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 (start.parent / f"ready-{k}").touch()

@@ -58,9 +58,9 @@ def _run_cli(argv: list[str]) -> None:
 def forker():
     os.environ[WARM] = "1"  # read by this module when the fork server imports it
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["studymgr.cli", "studymgr.entry", "studymgr.scans",
-                                "studymgr.quality", "studymgr.pipeline", "studymgr.preprocess",
-                                "studymgr.synchrony", "studymgr.check", "mne", "mne_nirs",
+    ctx.set_forkserver_preload(["studymgr.cli", "studymgr.runs.entry", "studymgr.io.recordings",
+                                "studymgr.compute.quality", "studymgr.runs.synchrony", "studymgr.compute.preprocess",
+                                "studymgr.compute.synchrony.coherence", "studymgr.runs.check", "mne", "mne_nirs",
                                 "tests.test_crash"])
     try:
         run(ctx, ["--version"])  # start the server (and its imports) before anything is timed
@@ -258,7 +258,7 @@ def test_killed_synchrony_run_leaves_a_consistent_study(forker, tmp_path):
     """``synchrony compute`` of 2 sessions with pseudo-dyads (each session's results stored in
     one transaction): a kill leaves whole sessions or nothing, and the next run computes the
     rest, giving the same numbers."""
-    from studymgr.simulate import simulate_recording_pair
+    from studymgr.compute.simulate.study import simulate_recording_pair
     from tests.test_scans import MEAS_DATE
 
     pristine = tmp_path / "pristine"

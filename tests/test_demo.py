@@ -1,4 +1,4 @@
-"""The demo end to end (``studymgr demo``, studymgr.demo) and ``studymgr simulate study``.
+"""The demo end to end (``studymgr demo``, studymgr.runs.demo) and ``studymgr simulate study``.
 
 A reduced demo (5 dyads x 4 sessions, 4 channels, 2 pseudo pairs per session) runs once through
 the command line. Independent references:
@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 from scipy.stats import spearmanr
 
-from studymgr.demo import MARKER, STEPS, DemoConfig, _prepare_folder, planted_vs_recovered
 from studymgr.errors import ConflictError, InputError
+from studymgr.runs.demo import MARKER, STEPS, DemoConfig, _prepare_folder, planted_vs_recovered
 from tests.conftest import snapshot
 
 REDUCED = ["--dyads", "5", "--sessions", "4", "--channels", "4", "--growth", "0.15",
@@ -96,8 +96,8 @@ def test_demo_rates_moments_in_two_sessions(demo, opened):
     consensus equals the pure agreement of the stored marks and holds every true moment (4 MOI,
     3 MONI, from the simulator's truth with the demo's seeds, within the 6-s jitter), event-locked
     synchrony is computed there, and the report has the moments section with its timelines."""
-    from studymgr.moments import rater_agreement
-    from studymgr.simulate import simulate_rater_marks
+    from studymgr.compute.events.agreement import rater_agreement
+    from studymgr.compute.simulate.study import simulate_rater_marks
 
     out, _ = demo
     events = opened.events()

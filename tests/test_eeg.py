@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from studymgr.eeg import (
+from studymgr.compute.eeg import (
     EEGConfig,
     alpha_peak,
     analytic_signal,
@@ -316,7 +316,7 @@ def test_eeg_compute_stores_coupling_and_asymmetry(eeg_study):
     stored = eeg_study.synchrony(chromophore="eeg", measure="plv_alpha")
     assert stored["value"].iloc[0] == pytest.approx(row["value"])
     assert eeg_study.synchrony().empty  # the default measure is the fNIRS coherence
-    from studymgr.modelrun import analysis_table
+    from studymgr.runs.models import analysis_table
 
     table = analysis_table(eeg_study, {"chromophore": "eeg"})
     assert table.frame["synchrony"].iloc[0] == pytest.approx(row["value"])
@@ -418,7 +418,7 @@ def _faa_study(study, tmp_path, *, n_dyads=6, sessions=(1, 2, 3, 4), slope=0.3, 
     + noise (SD 0.3, which lets the within-dyad link be told apart from growth); the GAD-7
     total (symptoms, before the session) is 10 + effect x (faa - the dyad's mean faa),
     rounded, so the within-dyad link is planted too."""
-    from studymgr import entry
+    from studymgr.runs import entry
 
     rng = np.random.default_rng(31)
     planted = {}
@@ -455,7 +455,7 @@ def test_models_of_frontal_alpha_asymmetry_recover_planted_growth_and_link(study
     planted = _faa_study(study, tmp_path)
     summary = study.compute_eeg(dyad=None)
     assert set(summary["status"]) == {"computed"}
-    from studymgr.modelrun import analysis_table
+    from studymgr.runs.models import analysis_table
 
     table = analysis_table(study, {"measure": "faa"})
     assert table.config.chromophore == "eeg" and table.config.unit == "F3:F4"
@@ -515,7 +515,7 @@ def test_check_flags_eeg_results_whose_events_changed(eeg_study, tmp_path):
     """'check' compares each EEG run's stored input hashes with the recordings and the events
     (the run's source and labels) stored now: fresh results pass; another consensus moment
     makes them out of date, with the command that recomputes the session."""
-    from studymgr.check import check_study
+    from studymgr.runs.check import check_study
 
     eeg_study.compute_eeg()
     rows = check_study(eeg_study)
@@ -539,7 +539,7 @@ def test_bids_export_writes_eeg_as_brainvision_without_the_name(eeg_study, tmp_p
     appears in no exported file."""
     import mne_bids
 
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     # a second session whose patient EDF names the patient in its header
     eeg_study.add_session("D01", 2)

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studymgr import ConflictError, InputError, NotFoundError, entry
-from studymgr.instruments import builtin_instruments
+from studymgr import ConflictError, InputError, NotFoundError
+from studymgr.compute.instruments import builtin_instruments
+from studymgr.runs import entry
 
 BUILTIN = builtin_instruments()
 #: Instrument and timing of the generated batteries (one response per session each).
@@ -223,7 +224,7 @@ def test_user_instrument_add_is_idempotent_and_immutable(small_study, tmp_path):
 
 def test_scores_can_be_recomputed_from_the_stored_definition(small_study):
     """Rescoring stored items with the stored definition gives the stored scores."""
-    from studymgr.instruments import load_instrument
+    from studymgr.compute.instruments import load_instrument
 
     s = small_study
     rows = make_rows(1, 3, seed=3)
@@ -678,7 +679,7 @@ def test_reliability_small_groups_get_a_note(small_study):
 def test_stored_definition_wins_over_the_shipped_one(small_study, caplog):
     """A study keeps scoring with its stored copy even if the shipped built-in differs (a newer
     studymgr may correct a key); a stored row whose hash does not match is refused."""
-    from studymgr.instruments import load_instrument
+    from studymgr.compute.instruments import load_instrument
     from studymgr.store.responses import StoredInstrument
 
     s = small_study

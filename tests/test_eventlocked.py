@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from studymgr.compute.events.agreement import window_means
+from studymgr.compute.synchrony.coherence import band_coherence, wavelet_coherence
 from studymgr.errors import InputError
-from studymgr.eventlocked import (
+from studymgr.runs.eventlocked import (
     EventLockedConfig,
     eventlocked_session,
     eventlocked_table,
@@ -27,9 +29,7 @@ from studymgr.eventlocked import (
     session_timecourse,
     time_resolved_coherence,
 )
-from studymgr.moments import window_means
-from studymgr.pipeline import PreparedScan, SynchronyConfig
-from studymgr.synchrony import band_coherence, wavelet_coherence
+from studymgr.runs.synchrony import PreparedScan, SynchronyConfig
 
 T0 = dt.datetime(2025, 3, 3, 10, 0, 0, tzinfo=dt.UTC)
 SFREQ = 5.0

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from studymgr import ConflictError, InputError, NotFoundError
-from studymgr.scans import read_events_csv
+from studymgr.io.recordings import read_events_csv
 from tests.conftest import snapshot
 from tests.test_scans import write_snirf
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from studymgr.errors import InputError
-from studymgr.executors import (
+from studymgr.runs.executors import (
     DaskExecutor,
     LocalExecutor,
     TaskFailure,
@@ -147,7 +147,7 @@ def test_missing_dask_says_what_to_install(monkeypatch):
 
 def test_default_path_does_not_import_dask():
     """The local executor and the pipeline never import dask (it is an optional extra)."""
-    code = ("import sys, studymgr.executors, studymgr.pipeline, studymgr.cli.synchrony; "
+    code = ("import sys, studymgr.runs.executors, studymgr.runs.synchrony, studymgr.cli.synchrony; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
@@ -216,7 +216,7 @@ def test_dask_task_killing_its_worker_twice_is_given_up(dask_executor, tmp_path)
 def _build_study(folder: Path):
     """2 dyads x 2 sessions of simulated 3-channel recordings (360 s at 5 Hz), imported."""
     import studymgr
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
 
     sim = simulate_study(folder / "sim", n_dyads=2, n_sessions=2, baseline_coupling=0.6,
                          growth=0.3, coupling_sd_dyad=0.0, coupling_sd_growth=0.0,
@@ -270,7 +270,7 @@ def _assert_same(study, reference):
 def test_dask_cluster_gives_identical_results(scanned, dask_executor):
     """Against the local executor: same rows and bit-identical values at every level, the
     same permutation tests and summary, and one run per session."""
-    from studymgr.pipeline import compute_synchrony
+    from studymgr.runs.synchrony import compute_synchrony
 
     study, summary, reference = scanned
     again = compute_synchrony(study, force=True, executor=dask_executor)
@@ -284,7 +284,7 @@ def test_killed_worker_is_retried_and_every_session_stored_once(scanned, dask_ex
     """A session task kills its worker (os._exit) on its first attempt: Dask reruns it on a
     live worker and the run completes, each session stored exactly once, with the local
     executor's numbers."""
-    from studymgr.pipeline import compute_synchrony
+    from studymgr.runs.synchrony import compute_synchrony
 
     study, summary, reference = scanned
     audits = _compute_audits(study)
@@ -301,7 +301,7 @@ def test_killed_worker_is_retried_and_every_session_stored_once(scanned, dask_ex
 def test_failing_session_is_reported_and_the_rest_finish(scanned, dask_executor, tmp_path):
     """A session whose task raises on both attempts is reported as failed (and keeps its
     previous results); the other sessions are computed with the local executor's numbers."""
-    from studymgr.pipeline import compute_synchrony
+    from studymgr.runs.synchrony import compute_synchrony
 
     study, summary, reference = scanned
     doomed = _Sabotaged(dask_executor.client,
@@ -318,7 +318,7 @@ def test_failing_session_is_reported_and_the_rest_finish(scanned, dask_executor,
 def test_workers_verify_recordings_by_hash(scanned, dask_executor):
     """A recording changed after import is refused by the worker that reads it (sha256
     differs), and its session is reported as failed, as the local executor does."""
-    from studymgr.pipeline import compute_synchrony
+    from studymgr.runs.synchrony import compute_synchrony
 
     study, _, reference = scanned
     row = study.scans().set_index(["dyad", "session", "role"]).loc[("D02", 2, "patient")]
@@ -365,7 +365,7 @@ def test_cli_bad_executor_options(study, db_path, tmp_path, monkeypatch, args, m
     """Bad executor options: exit 2, one line on stderr, nothing on stdout, study unchanged."""
     if "connect" in message:
         pytest.importorskip("distributed", reason=NEEDS_DASK)
-    monkeypatch.setattr("studymgr.executors.CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr("studymgr.runs.executors.CONNECT_TIMEOUT", 1.0)
     study.close()
     before = snapshot(tmp_path)
     result = _cli(db_path, "synchrony", "compute", *args)

@@ -44,7 +44,7 @@ def full(tmp_path_factory) -> Path:
 
 
 def test_number_formats_by_hand():
-    from studymgr.export.tables import (
+    from studymgr.present.tables import (
         decimals_for,
         fmt_ci,
         fmt_df,
@@ -66,7 +66,7 @@ def test_number_formats_by_hand():
 
 
 def test_term_labels_and_markup():
-    from studymgr.export.tables import Row, Table, plain, term_label
+    from studymgr.present.tables import Row, Table, plain, term_label
 
     assert term_label("(Intercept)") == "Intercept"
     assert term_label("synchrony_within") == "Synchrony (within dyad)"
@@ -94,7 +94,7 @@ def test_term_labels_and_markup():
 
 @pytest.fixture(scope="module")
 def tables_dir(full, tmp_path_factory) -> tuple[Path, pd.DataFrame, dict]:
-    from studymgr.export import export_tables
+    from studymgr.present.export import export_tables
 
     out = tmp_path_factory.mktemp("tables") / "tables"
     with open_study(full / "study.db") as study:
@@ -120,7 +120,7 @@ def test_tables_in_every_format(tables_dir):
 
 
 def test_csv_tables_hold_the_stored_numbers_formatted(tables_dir):
-    from studymgr.export.tables import decimals_for, fmt_ci, fmt_df, fmt_num, fmt_p, term_label
+    from studymgr.present.tables import decimals_for, fmt_ci, fmt_df, fmt_num, fmt_p, term_label
 
     out, _, res = tables_dir
     table = pd.read_csv(out / "table02_growth.csv", dtype=str, keep_default_na=False)
@@ -160,7 +160,7 @@ def test_word_document_opens_with_python_docx(tables_dir):
     assert texts[0] == ["Term", "b", "SE", "95% CI", "df", "t", "p"]
     slope = res["terms"].set_index(["model", "term"]).loc[("growth", "session")]
     session_row = next(r for r in texts if r[0] == "Session")
-    from studymgr.export.tables import decimals_for, fmt_num
+    from studymgr.present.tables import decimals_for, fmt_num
 
     assert session_row[1] == fmt_num(slope["estimate"], decimals_for(slope["se"])).replace(
         "-", "\u2212")
@@ -196,7 +196,7 @@ def test_html_tables_carry_full_precision(tables_dir):
 
 
 def test_tables_of_a_study_without_models(small_study, tmp_path):
-    from studymgr.export import export_tables
+    from studymgr.present.export import export_tables
 
     with pytest.raises(InputError, match="nothing to tabulate"):
         export_tables(small_study, tmp_path / "t")
@@ -212,7 +212,7 @@ def test_tables_of_a_study_without_models(small_study, tmp_path):
 
 @pytest.fixture(scope="module")
 def data_dirs(full, tmp_path_factory):
-    from studymgr.export import export_data
+    from studymgr.present.export import export_data
 
     root = tmp_path_factory.mktemp("data")
     with open_study(full / "study.db") as study:
@@ -302,8 +302,8 @@ def test_deidentified_data(data_dirs):
 
 
 def test_deidentify_is_pure_and_validates_seed(full, tmp_path):
-    from studymgr.export import export_data
-    from studymgr.export.data import deidentify
+    from studymgr.present.export import export_data
+    from studymgr.present.export.data import deidentify
 
     frame = pd.DataFrame({"dyad": ["A", "A", "B"], "date": ["2025-01-01", "2025-01-08", None],
                           "path": ["x", "y", "z"]})
@@ -332,7 +332,7 @@ def test_deidentify_is_pure_and_validates_seed(full, tmp_path):
 
 @pytest.fixture(scope="module")
 def bids(full, tmp_path_factory):
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     out = tmp_path_factory.mktemp("bids") / "bids"
     with open_study(full / "study.db") as study:
@@ -421,7 +421,7 @@ def test_bids_snirf_headers_are_stripped(bids):
 @pytest.mark.shared_data
 def test_bids_strips_a_real_recording(shared_data, tmp_path):
     """A real SNIRF file whose header names its subject ('alice', firstName)."""
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     source = shared_data / "fnirs" / "hypyp-samples" / "sample_1.snirf"
     assert b"alice" in source.read_bytes()
@@ -441,7 +441,7 @@ def test_bids_converts_other_formats_to_snirf(full, tmp_path):
     import mne
     import mne_bids
 
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     source = next((full / "sim" / "recordings").rglob("sub-P02_ses-1_*.snirf"))
     raw = mne.io.read_raw_snirf(source, preload=True, verbose="error")
@@ -462,7 +462,7 @@ def test_bids_converts_other_formats_to_snirf(full, tmp_path):
 
 
 def test_bids_refuses_a_changed_recording_and_leaves_nothing(full, tmp_path):
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     db = copy_study(full, tmp_path / "s")
     with open_study(db) as study:
@@ -474,18 +474,18 @@ def test_bids_refuses_a_changed_recording_and_leaves_nothing(full, tmp_path):
 
 
 def test_bids_label_collisions_are_refused(tmp_path):
-    from studymgr.export.bids import bids_label
+    from studymgr.present.export.bids import bids_label
 
     assert bids_label("P_01") == "P01"
     with create_study(tmp_path / "s.db", user="tester") as study:
         study.add_dyad("D1", therapist="T-1", patient="P1")
         study.add_dyad("D2", therapist="T_1", patient="P2")
         study.add_session("D1", 1)
-        from studymgr.export import export_bids
+        from studymgr.present.export import export_bids
 
         with pytest.raises(InputError, match="no recordings to export"):
             export_bids(study, tmp_path / "b")
-        from studymgr.export.bids import _labels
+        from studymgr.present.export.bids import _labels
 
         with pytest.raises(InputError, match="both become BIDS label 'T1'"):
             _labels(["T-1", "T_1"], "person")

@@ -37,7 +37,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tables_dir(built, tmp_path_factory):
-    from studymgr.export import export_tables
+    from studymgr.present.export import export_tables
 
     out = tmp_path_factory.mktemp("moment_tables") / "tables"
     with open_study(built / "study.db") as study:
@@ -56,7 +56,7 @@ def test_eventlocked_table_in_every_format(tables_dir):
     notes say why the EEG tables are absent."""
     import docx
 
-    from studymgr.export.tables import fmt_p, fmt_unit
+    from studymgr.present.tables import fmt_p, fmt_unit
 
     out, written, stored = tables_dir
     names = {p.name for p in out.iterdir()}
@@ -93,8 +93,8 @@ def test_eventlocked_table_in_every_format(tables_dir):
 def test_eeg_tables_hold_the_stored_values(tmp_path):
     """EEG coupling and asymmetry tables (CSV) hold the stored values of every measure, role
     and condition, formatted; no event-locked table, and the notes say why."""
-    from studymgr.export import export_tables
-    from studymgr.export.tables import fmt_num, fmt_unit
+    from studymgr.present.export import export_tables
+    from studymgr.present.tables import fmt_num, fmt_unit
 
     db = eeg_moments_study(tmp_path)
     with open_study(db) as study:
@@ -126,7 +126,7 @@ def test_data_export_writes_the_moments_csvs(built, tmp_path):
     """eventlocked.csv read back equals the reader's rows of every level (run_id dropped);
     the EEG files are written with their headers (no EEG here); the dictionary describes
     every column; the manifest covers them; de-identified: dyads re-coded, values kept."""
-    from studymgr.export import export_data
+    from studymgr.present.export import export_data
 
     with open_study(built / "study.db") as study:
         written = export_data(study, tmp_path / "plain")
@@ -172,7 +172,7 @@ def test_data_export_writes_the_moments_csvs(built, tmp_path):
 
 def test_data_export_of_eeg_results(tmp_path):
     """eeg_coupling.csv and eeg_asymmetry.csv equal the readers' frames (all levels)."""
-    from studymgr.export import export_data
+    from studymgr.present.export import export_data
 
     db = eeg_moments_study(tmp_path)
     with open_study(db) as study:
@@ -213,7 +213,7 @@ def test_cli_exports_and_bad_input(built, tmp_path):
     assert snapshot(tmp_path) == before
     assert "event-locked synchrony" in cli("export", "tables", "--help").output
     assert "eeg_asymmetry" in cli("export", "data", "--help").output
-    from studymgr.export import export_tables
+    from studymgr.present.export import export_tables
 
     with open_study(db) as study, pytest.raises(ConflictError, match="not empty"):
         export_tables(study, tmp_path / "t")

@@ -29,10 +29,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from studymgr import StudyError, create_study, entry, open_study
+from studymgr import StudyError, create_study, open_study
+from studymgr.compute.instruments import builtin_instruments
+from studymgr.compute.synchrony.montage import CHANNEL_RE, load_montage, parse_montage
 from studymgr.ids import CODE_RE, check_code
-from studymgr.instruments import builtin_instruments
-from studymgr.montage import CHANNEL_RE, load_montage, parse_montage
+from studymgr.runs import entry
 from tests.conftest import Cli, snapshot
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,

@@ -1,4 +1,4 @@
-"""Tests of studymgr.instruments (definitions, parsing, scoring, reliability).
+"""Tests of studymgr.compute.instruments (definitions, parsing, scoring, reliability).
 
 What each test compares with is said in its docstring: hand-computed scores written out below,
 the published score ranges and bands of each instrument, an independent sha256 of the canonical
@@ -21,8 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from studymgr.errors import InputError
-from studymgr.instruments import (
+from studymgr.compute.instruments import (
     Instrument,
     ItemValues,
     builtin_instruments,
@@ -31,6 +30,7 @@ from studymgr.instruments import (
     missing_codes,
     reverse_key,
 )
+from studymgr.errors import InputError
 from studymgr.resources import schemas_dir
 
 BUILTIN = builtin_instruments()

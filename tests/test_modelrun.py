@@ -3,7 +3,7 @@
 
 Independent references:
 
-- the planted effects of :func:`studymgr.simulate.simulate_study` (truth.json): synchrony grows
+- the planted effects of :func:`studymgr.compute.simulate.study.simulate_study` (truth.json): synchrony grows
   over sessions in real dyads only (pseudo pairs are flat noise), symptoms fall as synchrony rises,
   ROI pair ``A-A`` carries the growth and ``B-B`` does not;
 - the exported analysis table (``models data``) refitted by direct calls of the pure model
@@ -28,14 +28,14 @@ import pandas as pd
 import pytest
 
 from studymgr import create_study, open_study
-from studymgr.errors import InputError
-from studymgr.models import (
+from studymgr.compute.models import (
     compare_predictors,
     fdr,
     growth_model,
     outcome_model,
     rm_correlations,
 )
+from studymgr.errors import InputError
 from tests.conftest import Cli, snapshot
 
 N_DYADS, N_SESSIONS, SEED = 8, 6, 11
@@ -100,8 +100,8 @@ def simulated(tmp_path_factory) -> dict[str, Path]:
     """A simulated study (8 dyads x 6 sessions, questionnaires imported) saved three times:
     without synchrony, with synchrony planted from truth.json's coupling, and with its models
     fitted. Tests copy the files."""
-    from studymgr.entry import import_responses
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
+    from studymgr.runs.entry import import_responses
 
     root = tmp_path_factory.mktemp("simulated")
     sim = simulate_study(root / "sim", n_dyads=N_DYADS, n_sessions=N_SESSIONS, scanned=[],
@@ -300,7 +300,7 @@ def test_no_synchrony_fits_what_is_possible(simulated, tmp_path):
 
 def _small_study(db: Path, n_dyads: int, constant_srs: bool = False) -> None:
     """``n_dyads`` dyads x 4 sessions, GAD-7 varying and SRS constant if asked, synchrony."""
-    from studymgr.entry import import_responses
+    from studymgr.runs.entry import import_responses
 
     rng = np.random.default_rng(5)
     rows, true_values = [], {}

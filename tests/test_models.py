@@ -16,15 +16,15 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from studymgr.errors import InputError
-from studymgr.models import (
+from studymgr.compute.models import (
     ModelResult,
     compare_predictors,
     growth_model,
     outcome_model,
 )
-from studymgr.models.centering import lag_pairs, within_between
-from studymgr.models.mixed import _plain_warning
+from studymgr.compute.models.centering import lag_pairs, within_between
+from studymgr.compute.models.mixed import _plain_warning
+from studymgr.errors import InputError
 
 # --------------------------------------------------------------------------------------------
 # Synthetic studies with planted effects

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
+from studymgr.compute.models import fdr, rm_correlations
 from studymgr.errors import InputError
-from studymgr.models import fdr, rm_correlations
 
 
 def test_fdr_matches_statsmodels():

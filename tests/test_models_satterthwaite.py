@@ -16,7 +16,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from studymgr.models import satterthwaite as sw
+from studymgr.compute.models import satterthwaite as sw
 
 
 def _unbalanced(seed: int = 3, m: int = 9):

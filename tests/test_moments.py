@@ -17,7 +17,7 @@ import pytest
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from studymgr import ConflictError, InputError
-from studymgr.moments import (
+from studymgr.compute.events.agreement import (
     binned_marks,
     consensus_moments,
     fleiss_kappa,

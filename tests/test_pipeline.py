@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from studymgr.errors import InputError
-from studymgr.pipeline import (
+from studymgr.runs.synchrony import (
     PreparedScan,
     SynchronyConfig,
     align,
@@ -147,7 +147,7 @@ def test_pair_synchrony_levels_rois_and_bad_channels():
 def build_study(tmp_path, *, n_dyads=3, n_sessions=2, coupling=0.6, growth=0.3, seed=3):
     """A real study with simulated SNIRF recordings imported through the scans API."""
     import studymgr
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
 
     sim = simulate_study(tmp_path / "sim", n_dyads=n_dyads, n_sessions=n_sessions,
                          baseline_coupling=coupling, growth=growth, coupling_sd_dyad=0.0,
@@ -255,8 +255,8 @@ def test_parallel_jobs_give_identical_results(tmp_path):
 def test_real_recordings_end_to_end(shared_data, tmp_path):
     """Two real recordings of different rates and montages through preprocessing and synchrony
     (a technical pair: no true coupling is expected, only finite values in [0, 1])."""
-    from studymgr.pipeline import ScanInput, prepare_scan
-    from studymgr.scans import hash_path
+    from studymgr.io.recordings import hash_path
+    from studymgr.runs.synchrony import ScanInput, prepare_scan
 
     files = [shared_data / "fnirs" / "pysnirf2-test" / "v120dev-sub-A_task-test_run-1.snirf",
              shared_data / "fnirs" / "snirf-samples" / "neuro_run01.snirf"]

@@ -1,4 +1,4 @@
-"""Power and false-positive rate by simulation (studymgr.power, ``studymgr simulate power``).
+"""Power and false-positive rate by simulation (studymgr.compute.simulate.power, ``studymgr simulate power``).
 
 Independent references:
 
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from studymgr.compute.simulate.power import PowerDesign, PowerResult, plot_power, simulate_power
+from studymgr.compute.simulate.study import simulate_synchrony_table
 from studymgr.errors import InputError
-from studymgr.executors import LocalExecutor
-from studymgr.power import PowerDesign, PowerResult, plot_power, simulate_power
-from studymgr.simulate import simulate_synchrony_table
+from studymgr.runs.executors import LocalExecutor
 
 DESIGN = PowerDesign(n_dyads=8, n_sessions=6, scanned=(1, 3, 5), slope=-4.0)
 EFFECTS = [0.02, 0.06]

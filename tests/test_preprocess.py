@@ -1,8 +1,8 @@
-"""Tests of studymgr.preprocess.
+"""Tests of studymgr.compute.preprocess.
 
 The independent peer is MNE / MNE-NIRS called directly, step by step, in the test: the chain must
 give the same numbers (within 1e-12, relative). Real recordings from ../shared/data/fnirs are used
-when present (skipped otherwise); synthetic recordings from studymgr.simulate cover every path,
+when present (skipped otherwise); synthetic recordings from studymgr.compute.simulate.study cover every path,
 and their planted truth (bad channels, systemic signals) checks what the steps are for.
 """
 
@@ -24,9 +24,9 @@ from mne.preprocessing.nirs import (
     temporal_derivative_distribution_repair,
 )
 
+from studymgr.compute.preprocess import PreprocessConfig, preprocess, sci_quality
+from studymgr.compute.simulate.study import simulate_recording_pair
 from studymgr.errors import InputError
-from studymgr.preprocess import PreprocessConfig, preprocess, sci_quality
-from studymgr.simulate import simulate_recording_pair
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fnirs"
 SAMPLE_1 = DATA / "hypyp-samples" / "sample_1.snirf"

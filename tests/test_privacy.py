@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from studymgr.privacy import identifying_metadata, looks_like_code, strip_identifiers
+from studymgr.io.privacy import identifying_metadata, looks_like_code, strip_identifiers
 from studymgr.store import database
 from tests.test_scans import make_raw, write_nirx, write_snirf
 
@@ -200,7 +200,7 @@ def test_subject_info_of_other_formats(tmp_path):
         "subject_info holds a last name", "subject_info holds a birth date",
         "subject_info holds the handedness", "the experimenter's name is recorded"]
     folder = write_nirx(tmp_path / "nirx")  # Name="X" in the .inf file: a placeholder
-    from studymgr.scans import read_recording
+    from studymgr.io.recordings import read_recording
 
     assert identifying_metadata(read_recording(folder)[0], folder) == []
 
@@ -210,7 +210,7 @@ def test_import_reports_identifying_metadata_and_stores_none_of_it(small_study, 
     """The import result and the audit trail name the fields; the warning is logged; no value
     (name, birth date) reaches the database."""
     path = write_identified(tmp_path / "in" / "a.snirf")
-    with caplog.at_level("WARNING", logger="studymgr.privacy"):
+    with caplog.at_level("WARNING", logger="studymgr.io.privacy"):
         result = small_study.import_scan("D01", 2, "patient", path)
     assert any("lastName" in f for f in result["identifying_metadata"])
     assert "carries identifying metadata" in caplog.text and "a.snirf" in caplog.text
@@ -253,7 +253,7 @@ def test_strip_identifiers_for_export(tmp_path):
 def test_database_wal_and_data_files_are_owner_only(small_study, tmp_path):
     """After entries and imports (a SNIRF file and a NIRx folder), the database, its -wal and
     -shm files, the data folder and everything in it are readable by their owner only."""
-    from studymgr import entry
+    from studymgr.runs import entry
 
     entry.enter_response(small_study, "D01", 2, "gad7", respondent="patient", timing="pre",
                          items=[1] * 7)

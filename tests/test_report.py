@@ -9,7 +9,7 @@ Independent references:
   standard error of the model-implied mean at each session from its fixed-effects covariance;
 - hand-made study states for the session flow and the completeness grid.
 
-The study is simulated (SNIRF files written by :func:`studymgr.simulate.simulate_study`,
+The study is simulated (SNIRF files written by :func:`studymgr.compute.simulate.study.simulate_study`,
 imported through the scans API); its synchrony is planted through ``Study.save_synchrony``
 (the wavelet pipeline is tested elsewhere and too slow here), from the simulation's true
 coupling with a real :class:`SynchronyConfig` stored beside it.
@@ -59,7 +59,7 @@ def plant_synchrony(study, values: dict[tuple[str, int], float], seed: int = 0) 
     every other ROI pair and every pseudo pair flat noise; permutation tests from the pipeline's
     own :func:`permutation_tests`. The stored configuration is a real SynchronyConfig.
     """
-    from studymgr.pipeline import SynchronyConfig, permutation_tests
+    from studymgr.runs.synchrony import SynchronyConfig, permutation_tests
 
     config = SynchronyConfig(montage=ROIS, seed=seed)
     rng = np.random.default_rng(seed)
@@ -106,8 +106,8 @@ def built_study(tmp_path_factory) -> Path:
     copy it with :func:`copy_study` before changing anything)."""
     if "study" in _BUILT:
         return _BUILT["study"]
-    from studymgr.entry import import_responses
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
+    from studymgr.runs.entry import import_responses
 
     root = tmp_path_factory.mktemp("report_study")
     sim = simulate_study(root / "sim", n_dyads=N_DYADS, n_sessions=N_SESSIONS,
@@ -157,8 +157,8 @@ def document(full):
     """The report's content for the shared study, built once (rendered by the tests)."""
     import matplotlib
 
-    from studymgr.report import build_document
-    from studymgr.report.figures import rc
+    from studymgr.present.figures import rc
+    from studymgr.present.report import build_document
 
     with open_study(full / "study.db") as study, matplotlib.rc_context(rc()):
         doc = build_document(study)
@@ -171,8 +171,8 @@ def document(full):
 def html_report(document) -> tuple[str, dict]:
     import matplotlib
 
-    from studymgr.report.figures import rc
-    from studymgr.report.html import render_html
+    from studymgr.present.figures import rc
+    from studymgr.present.report.html import render_html
 
     doc, res = document
     with matplotlib.rc_context(rc()):
@@ -207,7 +207,7 @@ def data_values(html: str, model: str) -> dict[str, dict[int, str]]:
 
 def test_every_section_and_figure_is_there_and_self_contained(html_report):
     html, _ = html_report
-    from studymgr.report.sections import SECTIONS
+    from studymgr.present.report.sections import SECTIONS
 
     for ident, title in SECTIONS:
         assert f'<section id="{ident}"><h2>{title}</h2>' in html
@@ -226,7 +226,7 @@ def test_every_section_and_figure_is_there_and_self_contained(html_report):
 
 def test_model_tables_show_the_stored_numbers(html_report):
     """Every numeric cell of each model's table holds exactly the stored value."""
-    from studymgr.export.tables import term_label
+    from studymgr.present.tables import term_label
 
     html, res = html_report
     fits = res["fits"].set_index("model")
@@ -248,7 +248,7 @@ def test_model_tables_show_the_stored_numbers(html_report):
         assert float(values["ICC (null model)"][1]) == fit["icc"]
         assert float(values["R2 marginal"][1]) == fit["r2_marginal"]
     # the growth sentence quotes the stored slope, formatted as the table formats it
-    from studymgr.export.tables import decimals_for, fmt_num
+    from studymgr.present.tables import decimals_for, fmt_num
 
     slope = res["terms"].set_index(["model", "term"]).loc[("growth", "session")]
     assert (f"<i>b</i> = {fmt_num(slope['estimate'], decimals_for(slope['se']))} per session"
@@ -288,8 +288,8 @@ def test_mean_band_and_blups_by_independent_computations(full):
     import statsmodels.formula.api as smf
     from scipy.linalg import block_diag
 
-    from studymgr.models import growth_model
-    from studymgr.report.diagnostics import (
+    from studymgr.compute.models import growth_model
+    from studymgr.present.report.diagnostics import (
         conditional_effects,
         covariance_from_random,
         mean_trajectory,
@@ -352,8 +352,8 @@ def test_methods_come_from_the_stored_configurations(html_report):
 def test_pdf_report_has_every_page(document, tmp_path):
     import matplotlib
 
-    from studymgr.report.figures import rc
-    from studymgr.report.pdf import render_pdf
+    from studymgr.present.figures import rc
+    from studymgr.present.report.pdf import render_pdf
 
     doc, _ = document
     out = tmp_path / "report.pdf"
@@ -371,7 +371,7 @@ def test_pdf_report_has_every_page(document, tmp_path):
 
 
 def _report(study, tmp_path) -> str:
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     out = tmp_path / "r.html"
     write_report(study, out)
@@ -392,7 +392,7 @@ def test_empty_study_says_what_to_do(study, tmp_path):
 
 
 def test_one_dyad_without_scans_or_models(study, tmp_path):
-    from studymgr.entry import enter_response
+    from studymgr.runs.entry import enter_response
 
     study.add_dyad("D01", therapist="T01", patient="P01")
     for n in (1, 2, 3):
@@ -410,7 +410,7 @@ def test_one_dyad_without_scans_or_models(study, tmp_path):
 def test_failed_model_and_unscored_recordings_are_reported(tmp_path):
     """Three dyads whose session quality is constant: its models fail and the report says
     why; the other models are shown. The scans rows have no quality (planted, no files)."""
-    from studymgr.entry import import_responses
+    from studymgr.runs.entry import import_responses
 
     rng = np.random.default_rng(3)
     rows, values = [], {}
@@ -469,8 +469,8 @@ def _planted_scans(study, values):
 
 def test_session_flow_counts_by_hand(full):
     """The flow of the simulated study, counted from how it was built."""
-    from studymgr.report.collect import gather
-    from studymgr.report.sections import session_flow
+    from studymgr.present.report.collect import gather
+    from studymgr.present.report.sections import session_flow
 
     with open_study(full / "study.db") as study:
         data = gather(study)
@@ -483,7 +483,7 @@ def test_session_flow_counts_by_hand(full):
 def test_grid_cell_categories_by_hand():
     from types import SimpleNamespace as Row
 
-    from studymgr.report.figures import _cell
+    from studymgr.present.figures import _cell
 
     base = {"attended": True, "scanned": True, "scans_therapist": True, "scans_patient": True,
             "questionnaires": 6, "questionnaires_expected": 6, "synchrony": 0.41}
@@ -502,8 +502,8 @@ def test_grid_cell_categories_by_hand():
 def test_fdr_marks_and_qq_positions():
     from scipy import stats
 
-    from studymgr.report.diagnostics import normal_quantiles
-    from studymgr.report.figures import stars
+    from studymgr.present.figures import stars
+    from studymgr.present.report.diagnostics import normal_quantiles
 
     assert [stars(p) for p in (0.0009, 0.004, 0.04, 0.06, float("nan"))] == [
         "***", "**", "*", "", ""]

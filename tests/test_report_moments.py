@@ -8,7 +8,7 @@ Independent references:
 - the stored results read back through the study's readers (``eventlocked_results``,
   ``eeg_results``, ``eeg_asymmetry``), compared with the full-precision ``data-value`` of every
   numeric cell of the APA tables and with the printed text;
-- Fleiss' kappa from :func:`studymgr.moments.rater_agreement` (the pure function) on the marks
+- Fleiss' kappa from :func:`studymgr.compute.events.agreement.rater_agreement` (the pure function) on the marks
   read with ``Study.events()``, with the tolerance given when the consensus was stored;
 - the consensus moments counted from ``Study.events()`` for the choice of timelines.
 
@@ -58,7 +58,7 @@ def moments_study(tmp_path_factory) -> Path:
     ``study_data/``): copy it with :func:`tests.test_report.copy_study` before changing it."""
     if "fnirs" in _BUILT:
         return _BUILT["fnirs"]
-    from studymgr.eventlocked import EventLockedConfig
+    from studymgr.runs.eventlocked import EventLockedConfig
     from tests.test_pipeline import build_study
 
     root = tmp_path_factory.mktemp("moments_study")
@@ -98,7 +98,7 @@ def built(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report_html(built, tmp_path_factory) -> str:
     """The HTML report of the moments study with the default number of timelines."""
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     out = tmp_path_factory.mktemp("moments_report") / "report.html"
     with open_study(built / "study.db") as study:
@@ -146,7 +146,7 @@ def pngs(fragment: str) -> list[bytes]:
 def test_section_appears_with_events_after_outcomes(report_html):
     """With rater and consensus events: the section, its table-of-contents entry, between
     outcomes and diagnostics; nothing failed."""
-    from studymgr.report.sections import SECTIONS
+    from studymgr.present.report.sections import SECTIONS
 
     assert toc(report_html) == [i for i, _ in SECTIONS]
     assert toc(report_html) == SECTIONS_WITHOUT_MOMENTS[:5] + ["moments"] + \
@@ -158,7 +158,7 @@ def test_section_appears_with_events_after_outcomes(report_html):
 def test_section_is_left_out_without_rater_or_consensus_events(small_study, tmp_path):
     """No events, then only events read from a CSV without raters (source csv): the section
     list is the one before the section existed, with no empty heading left behind."""
-    from studymgr.report import build_document, write_report
+    from studymgr.present.report import build_document, write_report
 
     out = tmp_path / "r.html"
     write_report(small_study, out)
@@ -183,7 +183,7 @@ def test_timelines_are_embedded_most_moments_first(built, report_html, tmp_path)
     """Default (4): both sessions with results get a PNG timeline; with max_timelines=1 only
     D02/1 (5 consensus moments, counted from Study.events) and the text names D01/1 and the
     option to draw it; with 0 no image and a note."""
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     moments = section_html(report_html, "moments")
     images = pngs(moments)
@@ -207,7 +207,7 @@ def test_timelines_are_embedded_most_moments_first(built, report_html, tmp_path)
 def test_eventlocked_table_holds_the_stored_results(built, report_html):
     """Every numeric cell of the event-locked table is the stored HbO session-level value
     (full precision in data-value) and is printed as the APA formatters print it."""
-    from studymgr.export.tables import fmt_p, fmt_unit
+    from studymgr.present.tables import fmt_p, fmt_unit
 
     with open_study(built / "study.db") as study:
         stored = study.eventlocked_results(level="session")
@@ -237,7 +237,7 @@ def test_agreement_uses_the_stored_tolerance(built, report_html):
     """Kappa per session and label equals the pure rater_agreement on the marks with the
     tolerance the consensus was stored with (20 s for D01/1), the default (30 s) for D01/2
     whose consensus is not stored; the section says which, and what to run for D01/2."""
-    from studymgr.moments import rater_agreement
+    from studymgr.compute.events.agreement import rater_agreement
 
     with open_study(built / "study.db") as study:
         events = study.events()
@@ -283,7 +283,7 @@ def test_methods_describe_the_stored_moments_settings(report_html):
 def test_moved_recording_shows_the_marks_without_the_time_course(built, tmp_path):
     """A recording moved away: the timeline is still drawn (marks only) and the section says
     why; the rest of the report is written."""
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     db = copy_study(built, tmp_path / "s")
     with open_study(db) as study:
@@ -305,10 +305,10 @@ def test_pdf_report_renders_the_section(built, tmp_path):
     them), then the text pages."""
     import matplotlib
 
-    from studymgr.report import build_document
-    from studymgr.report.document import ApaTable, Fig
-    from studymgr.report.figures import rc
-    from studymgr.report.pdf import render_pdf
+    from studymgr.present.figures import rc
+    from studymgr.present.report import build_document
+    from studymgr.present.report.document import ApaTable, Fig
+    from studymgr.present.report.pdf import render_pdf
 
     out = tmp_path / "r.pdf"
     with open_study(built / "study.db") as study, matplotlib.rc_context(rc()):
@@ -328,7 +328,7 @@ def test_eeg_parts_show_the_stored_eeg_results(tmp_path):
     """With EEG results: the coupling table and the asymmetry table hold the stored values of
     every condition; the FAA figure is embedded; consensus imported without marks and no fNIRS
     are said plainly; the methods describe the EEG settings."""
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     db = eeg_moments_study(tmp_path)
     with open_study(db) as study:
@@ -366,7 +366,7 @@ def test_eeg_parts_show_the_stored_eeg_results(tmp_path):
 def test_cli_timelines_option_and_bad_input(built, tmp_path):
     """--timelines N|all works; a negative or non-numeric value, or a bad max_timelines in the
     API, is refused in one line with nothing written."""
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     db = copy_study(built, tmp_path / "s")
     cli = Cli(db)

@@ -26,8 +26,8 @@ import pytest
 import scipy.io
 
 from studymgr import ConflictError, InputError, NotFoundError
-from studymgr import scans as sc
-from studymgr.quality import QualityConfig, assess_quality, cardiac_peak, flat_and_saturated
+from studymgr.compute.quality import QualityConfig, assess_quality, cardiac_peak, flat_and_saturated
+from studymgr.io import recordings as sc
 from tests.conftest import REPO
 
 MEAS_DATE = dt.datetime(2025, 3, 3, 10, 0, 0, tzinfo=dt.UTC)
@@ -541,7 +541,7 @@ def test_schema_refuses_changes_to_a_locked_sessions_scans_and_events(scan_study
 KILL_SCRIPT = """
 import os, signal, sys
 import studymgr
-from studymgr import scans
+from studymgr.io import recordings as scans
 point = sys.argv[1]
 kill = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 if point == "copy":

@@ -25,7 +25,7 @@ GAD = ["--respondent", "patient", "--timing", "pre"]
 def entered(small_study, cli, tmp_path):
     """small_study (D01 sessions 1-3, 1 locked; D02 session 1) with gad7 entered for D01/2,
     and a set of malformed input files in tmp_path/in."""
-    from studymgr import entry
+    from studymgr.runs import entry
 
     entry.enter_response(small_study, "D01", 2, "gad7", respondent="patient", timing="pre",
                          items="3,2,1,0,3,2,1")

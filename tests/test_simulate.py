@@ -1,4 +1,4 @@
-"""Tests of studymgr.simulate: synthetic fNIRS pairs and studies with planted effects.
+"""Tests of studymgr.compute.simulate.study: synthetic fNIRS pairs and studies with planted effects.
 
 Independent peers used: MNE's SNIRF reader (read-back), MNE's optical_density + beer_lambert_law
 (recovery of the planted concentrations), MNE's scalp_coupling_index (planted bad channels),
@@ -25,13 +25,13 @@ from mne.preprocessing.nirs import (
 from scipy.signal import coherence
 from scipy.stats import spearmanr
 
-from studymgr.errors import ConflictError, InputError
-from studymgr.simulate import (
+from studymgr.compute.simulate.study import (
     INSTRUMENTS,
     simulate_recording_pair,
     simulate_study,
     simulate_synchrony_table,
 )
+from studymgr.errors import ConflictError, InputError
 
 ITEMS = [f"i{j}" for j in range(1, 13)]
 CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -406,8 +406,8 @@ def test_simulated_rater_marks_agree_on_the_true_moments():
     """Each rater's marks lie within the jitter of a true moment (at most one stray mark each);
     the pure agreement (tolerance 30 s, 2 raters) recovers every true moment with its label,
     compared with the truth the simulator returns; bad arguments are refused."""
-    from studymgr.moments import rater_agreement
-    from studymgr.simulate import simulate_rater_marks
+    from studymgr.compute.events.agreement import rater_agreement
+    from studymgr.compute.simulate.study import simulate_rater_marks
 
     for seed in range(5):
         marks = simulate_rater_marks(360.0, seed=seed)

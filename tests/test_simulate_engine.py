@@ -1,9 +1,9 @@
 """The simulator's planted coupling is what the synchrony engine measures.
 
-Simulated recordings (studymgr.simulate, no motion) go through the linear part of the real
-preprocessing chain (studymgr.preprocess: MNE optical density, Beer-Lambert, band-pass; TDDR's
+Simulated recordings (studymgr.compute.simulate.study, no motion) go through the linear part of the real
+preprocessing chain (studymgr.compute.preprocess: MNE optical density, Beer-Lambert, band-pass; TDDR's
 robust reweighting is left out because, being nonlinear, it lets the in-band signal shift other
-bands slightly) and the real engine (studymgr.synchrony.band_coherence). Independent
+bands slightly) and the real engine (studymgr.compute.synchrony.coherence.band_coherence). Independent
 references:
 
 - the planted coupling parameter itself: in the coupling band (0.05-0.10 Hz) the measured
@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studymgr.preprocess import PreprocessConfig, preprocess
-from studymgr.simulate import simulate_recording_pair
-from studymgr.synchrony import band_coherence
+from studymgr.compute.preprocess import PreprocessConfig, preprocess
+from studymgr.compute.simulate.study import simulate_recording_pair
+from studymgr.compute.synchrony.coherence import band_coherence
 
 SFREQ = 5.0
 BAND = (0.05, 0.10)

@@ -1,4 +1,4 @@
-"""Tests for studymgr.synchrony: wavelet transform coherence and its band averages.
+"""Tests for studymgr.compute.synchrony.coherence: wavelet transform coherence and its band averages.
 
 What each test compares with is said in its docstring. The references are:
 
@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studymgr import synchrony
-from studymgr.errors import InputError, StudyError
-from studymgr.synchrony import (
+from studymgr.compute.synchrony import coherence as synchrony
+from studymgr.compute.synchrony.coherence import (
     FOURIER_FACTOR,
     Coherence,
     _layout,
@@ -32,6 +31,7 @@ from studymgr.synchrony import (
     band_coherence,
     wavelet_coherence,
 )
+from studymgr.errors import InputError, StudyError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

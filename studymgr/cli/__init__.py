@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from studymgr import __version__
+from studymgr._version import __version__
 from studymgr.cli._common import Context, StudyGroup, setup_logging
 
 

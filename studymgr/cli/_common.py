@@ -31,7 +31,7 @@ class Context:
     def study(self):
         """Open the study (once per command) and close it when the command ends."""
         if self._study is None:
-            from studymgr.store import open_study
+            from studymgr.runs.study import open_study
 
             self._study = open_study(self.db, user=self.user, data_dir=self.data_dir)
             click.get_current_context().call_on_close(self._study.close)

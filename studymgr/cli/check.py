@@ -34,7 +34,7 @@ def check(obj: Context, fix: bool, fmt: str) -> None:
         studymgr check --fix
         studymgr check --json > check.json
     """
-    from studymgr.check import check_study, n_problems, open_for_check
+    from studymgr.runs.check import check_study, n_problems, open_for_check
 
     study = open_for_check(obj.db, data_dir=obj.data_dir, user=obj.user)
     click.get_current_context().call_on_close(study.close)
@@ -80,7 +80,7 @@ def backup(obj: Context, dest: Path) -> None:
         studymgr backup backups/2025-03-14
         studymgr --db /srv/studies/gim.db backup /mnt/usb/gim-2025-03-14
     """
-    from studymgr.backup import backup_study
+    from studymgr.io.backup import backup_study
 
     result = backup_study(obj.study(), dest)
     counts = result["counts"]
@@ -110,7 +110,7 @@ def restore(obj: Context, backup_dir: Path, to: Path) -> None:
         studymgr restore backups/2025-03-14 --to restored.db
         studymgr --data-dir /srv/rec/gim2 restore /mnt/usb/gim --to /srv/studies/gim2.db
     """
-    from studymgr.backup import restore_study
+    from studymgr.io.backup import restore_study
 
     result = restore_study(backup_dir, to, data_dir=obj.data_dir, user=obj.user)
     click.echo(f"Restored study {result['study']!r} (backup of {result['backup_created_at'][:19]}"

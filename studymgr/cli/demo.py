@@ -102,7 +102,7 @@ def demo(out: Path, dyads: int, sessions: int, scanned: str | None, channels: in
         studymgr demo --out /tmp/demo --jobs 2
         studymgr demo --dyads 5 --sessions 4 --channels 4 --overwrite
     """
-    from studymgr.demo import STEPS, DemoConfig, run_demo
+    from studymgr.runs.demo import STEPS, DemoConfig, run_demo
 
     config = DemoConfig(n_dyads=dyads, n_sessions=sessions, scanned=_sessions(scanned),
                         n_channels=channels, duration_s=duration, growth=growth,

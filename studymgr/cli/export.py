@@ -51,7 +51,7 @@ def export_tables_cmd(obj: Context, out: Path, formats: str, overwrite: bool, fm
         studymgr export tables --out tables --format docx,tex
         studymgr export tables --out tables --overwrite --json
     """
-    from studymgr.export import export_tables
+    from studymgr.present.export import export_tables
 
     frame = export_tables(obj.study(), out, formats, overwrite=overwrite)
     emit(frame, fmt)
@@ -93,7 +93,7 @@ def export_data_cmd(obj: Context, out: Path, deidentify: bool, seed: int | None,
         studymgr export data --out shared --deidentify
         studymgr export data --out shared --deidentify --seed 81723 --overwrite
     """
-    from studymgr.export import export_data
+    from studymgr.present.export import export_data
 
     frame = export_data(obj.study(), out, deidentify=deidentify, seed=seed,
                         overwrite=overwrite)
@@ -124,7 +124,7 @@ def export_bids_cmd(obj: Context, out: Path, overwrite: bool, fmt: str) -> None:
         studymgr export bids --out bids --overwrite
         studymgr export bids --out bids --json
     """
-    from studymgr.export import export_bids
+    from studymgr.present.export import export_bids
 
     bar = None
 

@@ -38,7 +38,7 @@ def _config_options(func):
 
 
 def _config(config_path, chromophore, instruments, measure=None, person=None, unit=None):
-    from studymgr.modelrun import load_config, parse_choices
+    from studymgr.runs.models import load_config, parse_choices
 
     return load_config(config_path, chromophore=chromophore,
                        instruments=parse_choices(instruments), measure=measure, person=person,
@@ -245,7 +245,7 @@ def models_data(obj: Context, out, chromophore, measure, person, unit, config_pa
         studymgr models data --chromophore hbr --out analysis_hbr.csv
         studymgr models data > analysis.csv
     """
-    from studymgr.modelrun import analysis_table, write_table
+    from studymgr.runs.models import analysis_table, write_table
 
     study = obj.study()
     table = analysis_table(study, _config(config_path, chromophore, instruments, measure, person,

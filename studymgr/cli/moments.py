@@ -68,9 +68,9 @@ def moments_compute(obj: Context, dyad, session, labels, source, window, permuta
         studymgr moments compute --dyad D01 --session 3 --window -10 20 --permutations 5000
         studymgr moments compute --source rater --labels MOI --montage rois.csv
     """
-    from studymgr.eventlocked import EventLockedConfig
-    from studymgr.montage import load_montage
-    from studymgr.pipeline import SynchronyConfig
+    from studymgr.compute.synchrony.config import SynchronyConfig
+    from studymgr.compute.synchrony.montage import load_montage
+    from studymgr.runs.eventlocked import EventLockedConfig
 
     mapping = tuple(load_montage(montage).items()) if montage else None
     config = EventLockedConfig(
@@ -104,7 +104,7 @@ def moments_list(obj: Context, dyad, level, wide, fmt) -> None:
         studymgr moments list --level roi --csv > eventlocked.csv
         studymgr moments list --wide
     """
-    from studymgr.eventlocked import eventlocked_table
+    from studymgr.runs.eventlocked import eventlocked_table
 
     frame = obj.study().eventlocked_results(dyad=dyad, level=level)
     if wide:
@@ -172,7 +172,7 @@ def eeg_compute(obj: Context, dyad, session, pairs, epoch_s, asymmetry, referenc
         studymgr eeg compute --dyad D01 --session 2 --asymmetry F3:F4 --asymmetry F7:F8
         studymgr eeg compute --pairs all --reference average --force
     """
-    from studymgr.eeg import EEGConfig
+    from studymgr.compute.eeg import EEGConfig
 
     config = EEGConfig(pairs=pairs, epoch_s=epoch_s, asymmetry=_asymmetry(asymmetry),
                        reference=reference, labels=_labels(labels), source=source,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from studymgr.cli._common import Context, pass_ctx
-from studymgr.report import MAX_TIMELINES
+from studymgr.present.report import MAX_TIMELINES
 
 
 class Timelines(click.ParamType):
@@ -61,7 +61,7 @@ def report(obj: Context, out: Path | None, fmt: str | None, timelines: int | Non
         studymgr report --timelines all
         studymgr report
     """
-    from studymgr.report import write_report
+    from studymgr.present.report import write_report
 
     if out is None:
         out = Path(f"report.{fmt or 'html'}")

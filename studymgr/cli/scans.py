@@ -249,7 +249,7 @@ def scans_split(obj: Context, file: Path, outdir: Path) -> None:
     Example:
         studymgr scans split pair.snirf split/
     """
-    from studymgr.scans import split_snirf
+    from studymgr.io.recordings import split_snirf
 
     for path in split_snirf(file, outdir):
         click.echo(f"Wrote {path}")

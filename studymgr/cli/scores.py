@@ -10,11 +10,11 @@ from typing import TypeVar
 import click
 import pandas as pd
 
-from studymgr import entry
 from studymgr.cli._common import Context, emit, output_options, pass_ctx, render_table
+from studymgr.compute.instruments import Instrument
 from studymgr.errors import InputError
 from studymgr.ids import ROLES, TIMINGS
-from studymgr.instruments import Instrument
+from studymgr.runs import entry
 
 T = TypeVar("T")
 

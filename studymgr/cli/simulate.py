@@ -66,7 +66,7 @@ def simulate_study_cmd(out: Path, dyads, sessions, scanned, growth, baseline, sy
         studymgr simulate study sim/ --dyads 4 --sessions 3 --scanned 1,3 --seed 2
         studymgr simulate study sim/ --separate-therapists --short-channels
     """
-    from studymgr.simulate import simulate_study
+    from studymgr.compute.simulate.study import simulate_study
 
     sim = simulate_study(out, n_dyads=dyads, n_sessions=sessions,
                          scanned=_numbers(scanned, "--scanned"), growth=growth,
@@ -126,8 +126,8 @@ def simulate_power_cmd(dyads, sessions, scanned, growth, outcome, slope, noise, 
         studymgr simulate power --growth 0.01,0.02,0.04 --plot power.png --jobs 2
         studymgr simulate power --dyads 20 --reps 500 --seed 3 --json
     """
-    from studymgr.executors import get_executor
-    from studymgr.power import PowerDesign, plot_power, simulate_power
+    from studymgr.compute.simulate.power import PowerDesign, plot_power, simulate_power
+    from studymgr.runs.executors import get_executor
 
     scanned_list = _numbers(scanned, "--scanned")
     design = PowerDesign(n_dyads=dyads, n_sessions=sessions,

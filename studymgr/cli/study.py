@@ -22,7 +22,7 @@ def init(obj: Context, name: str | None) -> None:
         studymgr --db haifa.db init --name haifa-2025
         studymgr --db /srv/studies/gim.db --data-dir /srv/recordings/gim init
     """
-    from studymgr.store import create_study
+    from studymgr.runs.study import create_study
 
     study = create_study(obj.db, name=name, data_dir=obj.data_dir, user=obj.user)
     with study:

@@ -65,9 +65,9 @@ def synchrony_compute(obj: Context, dyad, session, band, pairs, convention, mont
         studymgr synchrony compute --executor dask --jobs 4
         studymgr synchrony compute --executor dask --scheduler tcp://10.0.0.5:8786
     """
-    from studymgr.executors import get_executor
-    from studymgr.montage import load_montage
-    from studymgr.pipeline import SynchronyConfig, compute_synchrony
+    from studymgr.compute.synchrony.montage import load_montage
+    from studymgr.runs.executors import get_executor
+    from studymgr.runs.synchrony import SynchronyConfig, compute_synchrony
 
     mapping = tuple(load_montage(montage).items()) if montage else None
     config = SynchronyConfig(band=tuple(band), pairs=pairs, convention=convention,

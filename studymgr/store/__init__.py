@@ -1,7 +1,12 @@
-"""The study store: the only part of studymgr that writes SQL."""
+"""The study store: the only part of studymgr that speaks SQL (data in, data out).
+
+It imports nothing of studymgr but the foundation modules (errors, ids, resources); the analyses
+live above it in :mod:`studymgr.runs`, whose :class:`~studymgr.runs.study.Study` builds on
+:class:`Store`.
+"""
 
 from __future__ import annotations
 
-from studymgr.store.study import Study, create_study, open_study
+from studymgr.store.study import Store, create_store, open_store
 
-__all__ = ["Study", "create_study", "open_study"]
+__all__ = ["Store", "create_store", "open_store"]

@@ -3,7 +3,7 @@
 
 A study keeps one models run, the latest: saving a new one deletes the previous run (its fits and
 terms go with it by ``ON DELETE CASCADE``) in the same transaction, with one audit row saying
-which run replaced which. Fitting is done by :mod:`studymgr.modelrun`; this module holds the SQL.
+which run replaced which. Fitting is done by :mod:`studymgr.runs.models`; this module holds the SQL.
 
 What is stored where (no schema change was needed):
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from studymgr.analysis_table import CONSTRUCTS
+from studymgr.compute.models.table import CONSTRUCTS
 from studymgr.ids import utcnow
 
 logger = logging.getLogger(__name__)
@@ -66,26 +66,7 @@ def _p(value: Any) -> float | None:
 
 
 class ModelRunsMixin:
-    """Study methods for study-level model runs (see :mod:`studymgr.modelrun`)."""
-
-    # -- Python API (delegating to studymgr.modelrun) -----------------------------------------
-    def fit_models(self, config: Any = None) -> Any:
-        """Build the analysis table, fit every model the data allow and store the run.
-
-        See :func:`studymgr.modelrun.fit_models`.
-        """
-        from studymgr.modelrun import fit_models
-
-        return fit_models(self, config)
-
-    def analysis_table(self, config: Any = None) -> pd.DataFrame:
-        """The analysis table (one row per dyad × session) as the models would see it now.
-
-        See :func:`studymgr.modelrun.analysis_table` and :mod:`studymgr.analysis_table`.
-        """
-        from studymgr.modelrun import analysis_table
-
-        return analysis_table(self, config).frame
+    """Study methods for study-level model runs (see :mod:`studymgr.runs.models`)."""
 
     # -- writing ---------------------------------------------------------------------------
     def _save_model_run(self, *, config: dict[str, Any], config_hash: str,

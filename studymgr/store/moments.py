@@ -112,7 +112,7 @@ class MomentsMixin:
         Returns
         -------
         dict
-            ``moments`` and ``summary`` (DataFrames, see :func:`studymgr.moments.
+            ``moments`` and ``summary`` (DataFrames, see :func:`studymgr.compute.events.agreement.
             rater_agreement`), ``config``, ``outcome`` (``stored``, ``unchanged`` or
             ``not stored``), ``n_stored``, ``n_removed``.
 
@@ -122,7 +122,7 @@ class MomentsMixin:
             Fewer than two raters, marks after the end of the session's recordings, different
             consensus events already stored (without ``replace``), a locked session.
         """
-        from studymgr.moments import rater_agreement
+        from studymgr.compute.events.agreement import rater_agreement
 
         check_code(dyad, "dyad")
         number = check_session_number(session)
@@ -188,16 +188,6 @@ class MomentsMixin:
         return out
 
     # -- event-locked synchrony ------------------------------------------------------------------
-    def compute_eventlocked(self, config: Any = None, *, dyad: str | None = None,
-                            session: int | None = None, force: bool = False,
-                            progress: Any = None) -> pd.DataFrame:
-        """Compute and store event-locked synchrony (see
-        :func:`studymgr.eventlocked.compute_eventlocked`)."""
-        from studymgr.eventlocked import compute_eventlocked
-
-        return compute_eventlocked(self, config, dyad=dyad, session=session, force=force,
-                                   progress=progress)
-
     def _replace_run(self, kind: str, session_id: int, config: dict[str, Any], config_hash: str,
                      input_hashes: dict[str, Any], versions: dict[str, str],
                      message: str | None) -> tuple[int, list[int]]:
@@ -287,16 +277,6 @@ class MomentsMixin:
         return frame
 
     # -- EEG -------------------------------------------------------------------------------------
-    def compute_eeg(self, config: Any = None, *, dyad: str | None = None,
-                    session: int | None = None, force: bool = False,
-                    progress: Any = None) -> pd.DataFrame:
-        """Compute and store EEG coupling and asymmetry (see
-        :func:`studymgr.eventlocked.compute_eeg`)."""
-        from studymgr.eventlocked import compute_eeg
-
-        return compute_eeg(self, config, dyad=dyad, session=session, force=force,
-                           progress=progress)
-
     def save_eeg(self, *, session_id: int, label: str, config: dict[str, Any], config_hash: str,
                  input_hashes: dict[str, Any], versions: dict[str, str], therapist_scan: int,
                  patient_scan: int, results: pd.DataFrame, asymmetry: pd.DataFrame,

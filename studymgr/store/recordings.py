@@ -3,10 +3,10 @@
 How an import stays safe when the process dies at any moment
 ------------------------------------------------------------
 1. Everything is checked before the data folder is touched: the session (known, unlocked), the
-   file (read with MNE, see :func:`studymgr.scans.read_recording`), and whether the session
+   file (read with MNE, see :func:`studymgr.io.recordings.read_recording`), and whether the session
    already has a recording for that role.
 2. The recording is copied to ``.<name>.partial-<pid>`` beside its final place, fsynced, and its
-   hash compared with the source's (:func:`studymgr.scans.stage_copy`).
+   hash compared with the source's (:func:`studymgr.io.recordings.stage_copy`).
 3. One write transaction (``BEGIN IMMEDIATE``: other writers wait) re-checks the database, moves
    the copy into place with an atomic rename and inserts the scan, its events, the pair check and
    the audit rows; then it commits.
@@ -97,10 +97,10 @@ class RecordingsMixin:
         path : path-like
             SNIRF file, NIRx folder (or its ``.hdr``), Hitachi ``.csv``, BOXY ``.txt`` or a
             ``.fif`` file with fNIRS channels; for EEG an EDF, BDF or FIF file, or a BrainVision
-            or EEGLAB folder (see :mod:`studymgr.scans`).
+            or EEGLAB folder (see :mod:`studymgr.io.recordings`).
         modality : str
             ``nirs`` (fNIRS) or ``eeg``. An EEG recording's quality is
-            :func:`studymgr.eeg.assess_eeg_quality` (flat, saturated, line noise, alpha peak).
+            :func:`studymgr.compute.eeg.assess_eeg_quality` (flat, saturated, line noise, alpha peak).
         fmt : str | None
             Force the format (default: recognised from the path).
         replace : bool
@@ -117,16 +117,16 @@ class RecordingsMixin:
             stored), ``dyad, session, role, person, path, sha256, format, sfreq, n_channels,
             duration_s, meas_date, usable_share, cardiac, cardiac_hz, n_events, pair_status``
             and, when imported, ``identifying_metadata`` (names of identifying fields found in
-            the file, see :mod:`studymgr.privacy`; also logged as a warning and audited).
+            the file, see :mod:`studymgr.io.privacy`; also logged as a warning and audited).
 
         Raises
         ------
         NotFoundError, InputError, ConflictError
             Unknown dyad/session, bad file, locked session, another recording already stored.
         """
-        from studymgr import scans
-        from studymgr.privacy import identifying_metadata
-        from studymgr.quality import QualityConfig, assess_quality
+        from studymgr.compute.quality import QualityConfig, assess_quality
+        from studymgr.io import recordings as scans
+        from studymgr.io.privacy import identifying_metadata
 
         check_code(dyad, "dyad")
         number = check_session_number(session)
@@ -154,7 +154,7 @@ class RecordingsMixin:
         meta = scans.describe_recording(raw)
         events, event_notes = scans.recording_events(raw)
         if modality == "eeg":
-            from studymgr.eeg import assess_eeg_quality
+            from studymgr.compute.eeg import assess_eeg_quality
 
             quality = assess_eeg_quality(raw)
         else:
@@ -243,7 +243,7 @@ class RecordingsMixin:
     def _free_scan_path(self, dyad: str, number: int, person: str, fmt: str,
                         modality: str) -> str:
         """The first stored-path candidate that no scan row refers to."""
-        from studymgr import scans
+        from studymgr.io import recordings as scans
 
         kind = self.db.conn.execute(
             "SELECT s.kind FROM sessions s JOIN dyads d ON d.id = s.dyad_id "
@@ -309,7 +309,7 @@ class RecordingsMixin:
 
     def _update_pair(self, dyad: str, number: int, sid: int, modality: str) -> str | None:
         """Check and store the pair of a session when both recordings exist."""
-        from studymgr.scans import check_pair
+        from studymgr.io.recordings import check_pair
 
         rows = {r["role"]: r for r in self.db.query(
             "SELECT id, role, sfreq, duration_s, meas_date, channels FROM scans "
@@ -388,7 +388,7 @@ class RecordingsMixin:
         return plan
 
     def _plan_bids(self, folder: Path) -> list[dict[str, Any]]:
-        from studymgr import scans
+        from studymgr.io import recordings as scans
 
         people = {r["code"]: r["role"] for r in self.db.query("SELECT code, role FROM people")}
         plan = []
@@ -623,7 +623,7 @@ class RecordingsMixin:
         InputError
             The file changed since import (its SHA-256 differs from the stored one).
         """
-        from studymgr import scans
+        from studymgr.io import recordings as scans
 
         row = self._scan_for(dyad, session, role, modality)
         path = self.data_dir / row["path"]
@@ -677,7 +677,7 @@ class RecordingsMixin:
         pandas.DataFrame
             ``path, dyad, session, role, status, detail``.
         """
-        from studymgr import scans
+        from studymgr.io import recordings as scans
 
         rows = []
         for r in self.db.query(
@@ -741,7 +741,7 @@ class RecordingsMixin:
             Session number.
         path : path-like
             CSV with columns ``onset,duration,label[,rater]`` (seconds from the start of the
-            session's recording; see :func:`studymgr.scans.read_events_csv`).
+            session's recording; see :func:`studymgr.io.recordings.read_events_csv`).
         rater : str | None
             Rater code for every row.
         consensus : bool
@@ -770,7 +770,7 @@ class RecordingsMixin:
             A bad row, or an onset after the end of the session's recordings (a unit error,
             e.g. milliseconds).
         """
-        from studymgr.scans import read_events_csv
+        from studymgr.io.recordings import read_events_csv
 
         check_code(dyad, "dyad")
         number = check_session_number(session)

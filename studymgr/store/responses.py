@@ -1,8 +1,8 @@
 """Questionnaire instruments, responses, item values and scores in the store.
 
 This module holds the SQL only. Parsing, validation and scoring are pure
-(:mod:`studymgr.instruments`); entry, batch import and amendments are orchestrated by
-:mod:`studymgr.entry`, which calls the ``_``-prefixed helpers below inside one
+(:mod:`studymgr.compute.instruments`); entry, batch import and amendments are orchestrated by
+:mod:`studymgr.runs.entry`, which calls the ``_``-prefixed helpers below inside one
 :meth:`Study.transaction`.
 
 Instruments in a study
@@ -30,9 +30,15 @@ from typing import Any
 
 import pandas as pd
 
+from studymgr.compute.instruments import (
+    Instrument,
+    ItemValues,
+    Score,
+    builtin_instruments,
+    load_instrument,
+)
 from studymgr.errors import ConflictError, InputError, NotFoundError
 from studymgr.ids import check_choice, check_code, check_session_number, utcnow
-from studymgr.instruments import Instrument, ItemValues, Score, builtin_instruments, load_instrument
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ class StoredInstrument:
 
 @dataclass(frozen=True)
 class NewResponse:
-    """One parsed and scored response, ready to be written (built by :mod:`studymgr.entry`)."""
+    """One parsed and scored response, ready to be written (built by :mod:`studymgr.runs.entry`)."""
 
     dyad: str
     session: int
@@ -257,7 +263,7 @@ class ResponsesMixin:
         ----------
         source : path-like, Mapping or Instrument
             A JSON definition file (see ``schemas/instrument.schema.json``), a parsed definition
-            or a loaded :class:`~studymgr.instruments.Instrument`.
+            or a loaded :class:`~studymgr.compute.instruments.Instrument`.
 
         Returns
         -------
@@ -329,7 +335,7 @@ class ResponsesMixin:
             return int(row[0])
         return self._insert_instrument(inst, stored.source)
 
-    # -- low-level helpers for studymgr.entry (call inside one transaction) ---------------------
+    # -- low-level helpers for studymgr.runs.entry (call inside one transaction) ---------------------
     def _session_index(self) -> tuple[set[str], dict[tuple[str, int], tuple[int, bool, bool]]]:
         """Dyad codes, and ``{(dyad, number): (session_id, locked, attended)}``."""
         dyads = {r[0] for r in self.db.conn.execute("SELECT code FROM dyads")}

@@ -1,7 +1,8 @@
-"""A study: its database file plus a data folder beside it.
+"""The study store: its database file plus a data folder beside it.
 
-:class:`Study` is the Python face of everything the CLI does; every CLI command is one method call.
-Every write runs in one transaction together with its audit row.
+:class:`Store` holds every read and write of the study's data (and nothing else: no computation,
+no files read with MNE). :class:`studymgr.runs.study.Study`, the Python API's front door, builds on
+it and adds the analyses. Every write runs in one transaction together with its audit row.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlite_utils
 
-from studymgr import __version__
+from studymgr._version import __version__
 from studymgr.errors import ConflictError, InputError, NotFoundError, StudyError
 from studymgr.ids import (
     ROLES,
@@ -33,12 +34,15 @@ from studymgr.ids import (
 )
 from studymgr.store import audit, database
 from studymgr.store.analyses import AnalysesMixin
+from studymgr.store.maintenance import MaintenanceMixin
 from studymgr.store.modelruns import ModelRunsMixin
 from studymgr.store.moments import MomentsMixin
 from studymgr.store.recordings import RecordingsMixin
 from studymgr.store.responses import ResponsesMixin
 
 logger = logging.getLogger(__name__)
+
+S = TypeVar("S", bound="Store")
 
 
 def default_user() -> str:
@@ -57,10 +61,12 @@ def default_data_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "_data")
 
 
-class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, MomentsMixin):
-    """An open study database.
+class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, MomentsMixin,
+            MaintenanceMixin):
+    """An open study database: data in, data out.
 
-    Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
+    Use :func:`studymgr.create_study` or :func:`studymgr.open_study` (which return the
+    :class:`~studymgr.runs.study.Study` built on this class) rather than the constructor. A study is a
     context manager; close it (or leave the ``with`` block) to release the file.
 
     Attributes
@@ -86,7 +92,7 @@ class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
         """Close the database connection."""
         self.db.close()
 
-    def __enter__(self) -> Study:
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -384,17 +390,6 @@ class Study(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
                      new={"data_dir": stored, **(extra or {})}, reason=reason)
         self.data_dir = _resolve_data_dir(stored, self.path)
 
-    # -- analyses -------------------------------------------------------------------------------
-    def compute_synchrony(self, config: Any = None, *, dyad: str | None = None,
-                          session: int | None = None, jobs: int = 1, force: bool = False,
-                          progress: Any = None, executor: Any = None) -> pd.DataFrame:
-        """Compute and store synchrony of scanned sessions (see
-        :func:`studymgr.pipeline.compute_synchrony`)."""
-        from studymgr.pipeline import compute_synchrony
-
-        return compute_synchrony(self, config, dyad=dyad, session=session, jobs=jobs,
-                                 force=force, progress=progress, executor=executor)
-
     # -- overview -------------------------------------------------------------------------------
     def status(self) -> pd.DataFrame:
         """Completeness, one row per dyad × session (tidy; the CLI draws it as a grid).
@@ -477,13 +472,14 @@ def _resolve_data_dir(stored: str, db_path: Path) -> Path:
     return path if path.is_absolute() else (db_path.parent / path).resolve()
 
 
-def create_study(
+def create_store(
     path: str | os.PathLike[str],
     *,
     name: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     user: str | None = None,
-) -> Study:
+    factory: type[S] = Store,  # type: ignore[assignment]
+) -> S:
     """Create a new, empty study database and its data folder.
 
     Parameters
@@ -498,10 +494,13 @@ def create_study(
     user : str | None
         Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
 
+    factory : type
+        The class to open the study as (a subclass of :class:`Store`).
+
     Returns
     -------
-    Study
-        The open study. Nothing is left behind if creation fails.
+    Store
+        The open study (an instance of ``factory``). Nothing is left behind if creation fails.
     """
     path = Path(path)
     user = check_user(user) if user is not None else default_user()
@@ -561,16 +560,17 @@ def create_study(
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     logger.info("created study %s at %s", name, path)
-    return open_study(path, user=user)
+    return open_store(path, user=user, factory=factory)
 
 
-def open_study(
+def open_store(
     path: str | os.PathLike[str],
     *,
     user: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     upgrade: bool = True,
-) -> Study:
+    factory: type[S] = Store,  # type: ignore[assignment]
+) -> S:
     """Open an existing study, upgrading an older schema in place.
 
     Parameters
@@ -583,6 +583,8 @@ def open_study(
         Use this data folder instead of the stored one (e.g. the study was moved).
     upgrade : bool
         Upgrade an older schema (default). With False an older study is refused.
+    factory : type
+        The class to open the study as (a subclass of :class:`Store`).
 
     Raises
     ------
@@ -616,4 +618,4 @@ def open_study(
         db.close()
         raise
     data = Path(data_dir) if data_dir is not None else _resolve_data_dir(row[0], path)
-    return Study(path, db, data, user)
+    return factory(path, db, data, user)

@@ -1,0 +1,1 @@
+"""Events: agreement of raters' marks (consensus moments) and event-locked statistics."""

@@ -1,0 +1,510 @@
+"""Session synchrony: which sessions need computing, preprocessing, pairing, pseudo-dyads.
+
+The work runs in three phases so that every recording is read and preprocessed once, whatever
+the number of pairs it joins:
+
+1. *prepare* each recording needed (verify its hash, read it with MNE, preprocess, resample to
+   the run's common rate) — in parallel over recordings (on an executor: this process, a local
+   process pool or a Dask cluster, see :mod:`studymgr.runs.executors`);
+2. *compute* each session: the true therapist–patient pair and its pseudo-dyads (the therapist
+   with other dyads' patients at the same session number, and the patient with other dyads'
+   therapists), per channel pair, ROI pair and for the session — in parallel over sessions;
+3. *store* each session's results in one transaction (by the calling process only), so an
+   interrupted run leaves whole sessions or nothing.
+
+Workers never open the database: they get file paths and hashes, and return tidy tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studymgr.compute.preprocess import preprocess
+from studymgr.compute.synchrony.config import SynchronyConfig
+from studymgr.compute.synchrony.montage import channel_base
+from studymgr.errors import InputError, NotFoundError, StudyError
+from studymgr.runs.executors import Executor, LocalExecutor, TaskFailure
+
+logger = logging.getLogger(__name__)
+
+RESULT_COLUMNS = ["pair", "therapist_scan", "patient_scan", "chromophore", "level",
+                  "therapist_unit", "patient_unit", "value"]
+TEST_COLUMNS = ["chromophore", "level", "therapist_unit", "patient_unit", "true_value",
+                "pseudo_mean", "pseudo_sd", "n_pseudo", "p_value"]
+
+
+@dataclass
+class ScanInput:
+    """One recording as the pipeline needs it (no database access required)."""
+
+    scan_id: int
+    path: Path
+    sha256: str
+    sfreq: float
+    meas_date: str | None = None
+
+
+@dataclass
+class PreparedScan:
+    """A preprocessed recording: per chromophore, channel names and data (channels × samples)."""
+
+    scan_id: int
+    sha256: str
+    sfreq: float
+    start: dt.datetime | None
+    names: dict[str, list[str]]
+    data: dict[str, np.ndarray]
+    bads: set[str]
+    steps: list[str]
+
+    @property
+    def n_times(self) -> int:
+        return next(iter(self.data.values())).shape[1]
+
+
+@dataclass
+class SessionJob:
+    """One session to compute: its true pair and its pseudo pairs (scan ids)."""
+
+    session_id: int
+    label: str
+    therapist: int
+    patient: int
+    pseudo: list[tuple[int, int]]
+    input_hashes: dict[str, Any]
+
+
+@dataclass
+class SessionResult:
+    """The tidy results of one session, or why it failed."""
+
+    job: SessionJob
+    results: pd.DataFrame | None = None
+    tests: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# -- phase 1: prepare ----------------------------------------------------------------------------
+def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> PreparedScan:
+    """Verify, read, preprocess and resample one recording.
+
+    Raises
+    ------
+    InputError
+        The file changed since import, cannot be read, or has no usable channel.
+    NotFoundError
+        The file is missing from the data folder.
+    """
+    from studymgr.io.recordings import hash_path, read_recording
+
+    if not scan.path.exists():
+        raise NotFoundError(f"{scan.path.name} is missing from the data folder: restore it from "
+                            "a backup or re-import it with --replace")
+    digest, _ = hash_path(scan.path)
+    if digest != scan.sha256:
+        raise InputError(f"{scan.path.name} changed since import (sha256 differs): restore it "
+                         "or re-import it with --replace")
+    raw, _fmt, _notes = read_recording(scan.path)
+    result = preprocess(raw, config.preprocess, verbose="error")
+    hb = result.raw
+    steps = list(result.steps)
+    if abs(hb.info["sfreq"] - sfreq) > 1e-9:
+        hb = hb.copy().resample(sfreq, verbose="error")
+        steps.append(f"resampled to {sfreq:g} Hz")
+    names: dict[str, list[str]] = {}
+    data: dict[str, np.ndarray] = {}
+    types = hb.get_channel_types()
+    for chroma in config.chromophores:
+        picks = [i for i, t in enumerate(types) if t == chroma]
+        names[chroma] = [hb.ch_names[i] for i in picks]
+        data[chroma] = hb.get_data(picks=picks) if picks else np.empty((0, hb.n_times))
+    # The start time is the one stored at import (time of the first sample; None when the file
+    # has no real date), not MNE's meas_date, which falls back to 2000-01-01.
+    start = None
+    if scan.meas_date:
+        start = dt.datetime.fromisoformat(str(scan.meas_date).replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+    return PreparedScan(scan_id=scan.scan_id, sha256=scan.sha256, sfreq=sfreq,
+                        start=start, names=names, data=data,
+                        bads=set(hb.info["bads"]), steps=steps)
+
+
+# -- phase 2: compute ----------------------------------------------------------------------------
+def align(t: PreparedScan, p: PreparedScan, *, by_time: bool) -> tuple[slice, slice, list[str]]:
+    """Sample ranges of the common time span of two prepared recordings.
+
+    A true pair is aligned on the measurement start times (when both have one); a pseudo pair was
+    recorded at different times and is simply truncated to the common length.
+    """
+    notes: list[str] = []
+    sfreq = t.sfreq
+    if by_time and t.start is not None and p.start is not None:
+        offset = (p.start - t.start).total_seconds()
+        t_end, p_end = t.n_times / sfreq, offset + p.n_times / sfreq
+        start, end = max(0.0, offset), min(t_end, p_end)
+        if end <= start:
+            raise InputError(
+                f"the two recordings do not overlap in time (patient starts {offset:+.1f} s "
+                "after the therapist): check their measurement dates"
+            )
+        i_t, i_p = round(start * sfreq), round((start - offset) * sfreq)
+        n = min(int((end - start) * sfreq), t.n_times - i_t, p.n_times - i_p)
+        if abs(offset) > 0:
+            notes.append(f"aligned on start times (offset {offset:+.2f} s, "
+                         f"common {n / sfreq:.1f} s)")
+        return slice(i_t, i_t + n), slice(i_p, i_p + n), notes
+    n = min(t.n_times, p.n_times)
+    if by_time:
+        notes.append("no measurement date on one recording: assumed simultaneous start")
+    return slice(0, n), slice(0, n), notes
+
+
+def _coherence_threads() -> int:
+    # In a worker process (local pool or Dask) the parallelism is across processes: one thread
+    # each avoids oversubscribing the cores; in the main process use every core.
+    import multiprocessing
+
+    return 1 if multiprocessing.parent_process() is not None else -1
+
+
+def pair_synchrony(t: PreparedScan, p: PreparedScan, config: SynchronyConfig, *,
+                   by_time: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Band-averaged wavelet coherence of one therapist–patient pair.
+
+    Returns rows ``chromophore, level, therapist_unit, patient_unit, value`` at three levels:
+    ``channel`` pairs, ``roi`` pairs (the mean over the channel pairs joining the two ROIs) and
+    ``session`` (the mean over homologous ROI pairs: the session's synchrony index).
+    """
+    from studymgr.compute.synchrony.coherence import band_coherence
+
+    st, sp, notes = align(t, p, by_time=by_time)
+    rows: list[tuple] = []
+    for chroma in config.chromophores:
+        t_names = [n for n in t.names[chroma] if n not in t.bads]
+        p_names = [n for n in p.names[chroma] if n not in p.bads]
+        if not t_names or not p_names:
+            notes.append(f"{chroma}: no usable channel in "
+                         f"{'the therapist' if not t_names else 'the patient'}'s recording")
+            continue
+        t_idx = {n: t.names[chroma].index(n) for n in t_names}
+        p_idx = {n: p.names[chroma].index(n) for n in p_names}
+        a = t.data[chroma][:, st]
+        b = p.data[chroma][:, sp]
+        if config.pairs == "homologous":
+            p_by_base = {channel_base(n): n for n in p_names}
+            matched = [(n, p_by_base[channel_base(n)]) for n in t_names
+                       if channel_base(n) in p_by_base]
+            if not matched:
+                notes.append(f"{chroma}: no channel is usable in both recordings")
+                continue
+            values = band_coherence(a[[t_idx[m[0]] for m in matched]],
+                                    b[[p_idx[m[1]] for m in matched]], t.sfreq,
+                                    band=config.band, pairs="homologous",
+                                    convention=config.convention,
+                                    workers=_coherence_threads())
+            pairs = [(tn, pn, float(v)) for (tn, pn), v in zip(matched, values, strict=True)]
+        else:
+            matrix = band_coherence(a[[t_idx[n] for n in t_names]],
+                                    b[[p_idx[n] for n in p_names]], t.sfreq,
+                                    band=config.band, pairs="all",
+                                    convention=config.convention,
+                                    workers=_coherence_threads())
+            pairs = [(tn, pn, float(matrix[i, j])) for i, tn in enumerate(t_names)
+                     for j, pn in enumerate(p_names)]
+        rows += [(chroma, "channel", channel_base(tn), channel_base(pn), v)
+                 for tn, pn, v in pairs]
+        by_roi: dict[tuple[str, str], list[float]] = {}
+        for tn, pn, v in pairs:
+            rt, rp = config.roi_of(tn), config.roi_of(pn)
+            if rt is not None and rp is not None:
+                by_roi.setdefault((rt, rp), []).append(v)
+        rows += [(chroma, "roi", rt, rp, float(np.mean(vs)))
+                 for (rt, rp), vs in sorted(by_roi.items())]
+        homologous = [float(np.mean(vs)) for (rt, rp), vs in by_roi.items() if rt == rp]
+        if homologous:
+            rows.append((chroma, "session", "all", "all", float(np.mean(homologous))))
+    frame = pd.DataFrame(rows, columns=["chromophore", "level", "therapist_unit",
+                                        "patient_unit", "value"])
+    return frame, notes
+
+
+def permutation_tests(results: pd.DataFrame) -> pd.DataFrame:
+    """True value against the pseudo-dyad values of the same unit pair.
+
+    ``p = (1 + #{pseudo >= true}) / (1 + n_pseudo)`` (Phipson & Smyth 2010: never zero).
+    """
+    keys = ["chromophore", "level", "therapist_unit", "patient_unit"]
+    true = results[results["pair"] == "true"].set_index(keys)["value"]
+    pseudo = results[results["pair"] == "pseudo"]
+    rows = []
+    grouped = {k: g["value"].to_numpy() for k, g in pseudo.groupby(keys)} if len(pseudo) else {}
+    for key, value in true.items():
+        values = grouped.get(key, np.array([]))
+        n = int(values.size)
+        rows.append((*key, float(value),
+                     float(values.mean()) if n else None,
+                     float(values.std(ddof=1)) if n > 1 else None,
+                     n,
+                     float((1 + np.sum(values >= value)) / (1 + n)) if n else None))
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+def compute_session(job: SessionJob, prepared: dict[int, PreparedScan],
+                    config: SynchronyConfig) -> SessionResult:
+    """The true pair and every pseudo pair of one session (pure: prepared arrays in)."""
+    out = SessionResult(job=job)
+    try:
+        frame, notes = pair_synchrony(prepared[job.therapist], prepared[job.patient], config,
+                                      by_time=True)
+    except StudyError as exc:
+        out.error = str(exc)
+        return out
+    if frame.empty:
+        out.error = "; ".join(notes) or "no channel pair could be computed"
+        return out
+    out.warnings += notes
+    parts = [frame.assign(pair="true", therapist_scan=job.therapist, patient_scan=job.patient)]
+    for t_id, p_id in job.pseudo:
+        if t_id not in prepared or p_id not in prepared:
+            continue
+        try:
+            pf, _ = pair_synchrony(prepared[t_id], prepared[p_id], config, by_time=False)
+        except StudyError as exc:
+            out.warnings.append(f"pseudo pair {t_id}x{p_id} skipped: {exc}")
+            continue
+        parts.append(pf.assign(pair="pseudo", therapist_scan=t_id, patient_scan=p_id))
+    out.results = pd.concat(parts, ignore_index=True)[RESULT_COLUMNS]
+    out.tests = permutation_tests(out.results) if config.pseudo else out.tests
+    return out
+
+
+def _compute_job(args: tuple[SessionJob, dict[int, PreparedScan], SynchronyConfig]
+                 ) -> SessionResult:
+    return compute_session(*args)
+
+
+def _compute_staged(payload: tuple[SessionJob, SynchronyConfig],
+                    prepared: dict[int, PreparedScan | str]) -> SessionResult:
+    """A session on its prepared recordings; a failed preparation (its message) fails the
+    session when it is one of its own recordings, and drops the pseudo pairs it is in."""
+    job, config = payload
+    bad = [prepared[i] for i in (job.therapist, job.patient) if isinstance(prepared.get(i), str)]
+    if bad:
+        return SessionResult(job=job, error=bad[0])
+    return compute_session(job, {i: p for i, p in prepared.items() if not isinstance(p, str)},
+                           config)
+
+
+def _prepare_job(args: tuple[ScanInput, SynchronyConfig, float]) -> PreparedScan | str:
+    scan, config, sfreq = args
+    try:
+        return prepare_scan(scan, config, sfreq)
+    except StudyError as exc:
+        return str(exc)
+
+
+# -- planning ------------------------------------------------------------------------------------
+def pseudo_partners(session: pd.Series, candidates: pd.DataFrame, config: SynchronyConfig
+                    ) -> list[tuple[int, int]]:
+    """Pseudo pairs of one session: its therapist with other dyads' patients at the same
+    session number, and its patient with other dyads' therapists (a seeded subset if many)."""
+    others = candidates[(candidates["number"] == session["number"])
+                        & (candidates["dyad"] != session["dyad"])]
+    pairs = [(int(session["therapist_scan"]), int(o)) for o in others["patient_scan"]]
+    pairs += [(int(o), int(session["patient_scan"])) for o in others["therapist_scan"]]
+    pairs = sorted(set(pairs))
+    if len(pairs) > config.max_pseudo:
+        rng = np.random.default_rng([config.seed, int(session["number"]),
+                                     zlib.crc32(str(session["dyad"]).encode())])
+        chosen = rng.choice(len(pairs), size=config.max_pseudo, replace=False)
+        pairs = [pairs[i] for i in sorted(chosen)]
+    return pairs
+
+
+def plan_jobs(sessions: pd.DataFrame, config: SynchronyConfig) -> list[SessionJob]:
+    """One job per session with both recordings (``sessions`` as from the store)."""
+    complete = sessions.dropna(subset=["therapist_scan", "patient_scan"])
+    sha = dict(zip(sessions["therapist_scan"], sessions["therapist_sha256"], strict=True))
+    sha.update(zip(sessions["patient_scan"], sessions["patient_sha256"], strict=True))
+    jobs = []
+    for _, row in complete.iterrows():
+        pseudo = pseudo_partners(row, complete, config) if config.pseudo else []
+        hashes = {
+            "therapist": row["therapist_sha256"],
+            "patient": row["patient_sha256"],
+            "pseudo": sorted([sha[t], sha[p]] for t, p in pseudo),
+        }
+        jobs.append(SessionJob(session_id=int(row["session_id"]),
+                               label=f"{row['dyad']}/{int(row['number'])}",
+                               therapist=int(row["therapist_scan"]),
+                               patient=int(row["patient_scan"]), pseudo=pseudo,
+                               input_hashes=hashes))
+    return jobs
+
+
+def run_parallel(func: Callable, items: Sequence, jobs: int) -> Iterable:
+    """``map`` in order, in ``jobs`` processes when jobs > 1."""
+    return LocalExecutor(max(1, jobs)).map(func, items)
+
+
+# -- orchestration over a study ------------------------------------------------------------------
+ProgressFn = Callable[[str, int, int], None]
+SUMMARY_COLUMNS = ["dyad", "session", "status", "pseudo_pairs", "synchrony_hbo", "message"]
+
+
+def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
+                      dyad: str | None = None, session: int | None = None, jobs: int = 1,
+                      force: bool = False, progress: ProgressFn | None = None,
+                      executor: Executor | None = None) -> pd.DataFrame:
+    """Compute and store synchrony for every scanned session that needs it.
+
+    A session is skipped when its stored run has the same configuration hash and input hashes
+    (its two recordings and its pseudo partners); ``force`` recomputes anyway.
+
+    Parameters
+    ----------
+    study : Study
+        The open study (results are written by this process only).
+    config : SynchronyConfig | None
+        Analysis settings (default: :class:`SynchronyConfig`'s defaults).
+    dyad, session : str, int | None
+        Restrict to one dyad and/or session number (pseudo partners still come from all dyads).
+    jobs : int
+        Worker processes for preprocessing and coherence (when no ``executor`` is given).
+    force : bool
+        Recompute sessions whose results are up to date.
+    progress : callable | None
+        Called as ``progress(phase, done, total)`` with phase ``"prepare"`` or ``"compute"``.
+    executor : Executor | None
+        Where recordings are prepared and sessions computed (default: a
+        :class:`~studymgr.runs.executors.LocalExecutor` with ``jobs`` processes). On a Dask cluster a
+        session whose task fails twice is reported as failed and the others finish.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per session: ``dyad, session, status, pseudo_pairs, synchrony_hbo, message`` with
+        status ``computed``, ``up to date``, ``failed`` or ``incomplete`` (a recording missing).
+    """
+    from studymgr.provenance import versions
+
+    config = config or SynchronyConfig()
+    if jobs < 1:
+        raise InputError("--jobs must be at least 1")
+    everything = study.synchrony_inputs()
+    selected = study.synchrony_inputs(dyad=dyad, session=session)
+    if selected.empty:
+        raise InputError("no scanned session matches: add sessions and import scans first "
+                         "('studymgr scans import')")
+    chash = config.config_hash()
+    summary: list[dict[str, Any]] = []
+    for _, row in selected.iterrows():
+        missing = [r for r in ("therapist", "patient") if pd.isna(row[f"{r}_scan"])]
+        if missing:
+            have = "no recording" if len(missing) == 2 else f"only the {_other(missing[0])}'s"
+            summary.append({"dyad": row["dyad"], "session": int(row["number"]),
+                            "status": "incomplete", "pseudo_pairs": 0, "synchrony_hbo": None,
+                            "message": f"{have} recording: import the "
+                                       f"{' and '.join(missing)}'s scan"})
+    wanted = set(selected["session_id"])
+    jobs_all = [j for j in plan_jobs(everything, config) if j.session_id in wanted]
+    todo: list[SessionJob] = []
+    for job in jobs_all:
+        run = study.current_run("synchrony", job.session_id)
+        if (not force and run is not None and run["config_hash"] == chash
+                and run["input_hashes"] == json_roundtrip(job.input_hashes)):
+            summary.append(_summary_row(job, "up to date", study=study))
+        else:
+            todo.append(job)
+    if todo:
+        summary += _run_jobs(study, todo, everything, config, chash, versions(),
+                             executor or LocalExecutor(jobs), progress)
+    frame = pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
+    frame["session"] = frame["session"].astype(int)
+    return frame.sort_values(["dyad", "session"], ignore_index=True)
+
+
+def _other(role: str) -> str:
+    return "patient" if role == "therapist" else "therapist"
+
+
+def json_roundtrip(value: Any) -> Any:
+    """What a value looks like after being stored as JSON (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+def _summary_row(job: SessionJob, status: str, *, study: Any = None, message: str = "",
+                 value: float | None = None, n_pseudo: int | None = None) -> dict[str, Any]:
+    dyad, number = job.label.split("/")
+    if value is None and study is not None:
+        stored = study.db.conn.execute(
+            "SELECT value FROM synchrony_results WHERE session_id = ? AND pair = 'true' AND "
+            "level = 'session' AND chromophore = 'hbo' AND measure = 'wtc'",
+            (job.session_id,)).fetchone()
+        value = stored[0] if stored else None
+    return {"dyad": dyad, "session": int(number), "status": status,
+            "pseudo_pairs": len(job.pseudo) if n_pseudo is None else n_pseudo,
+            "synchrony_hbo": value, "message": message}
+
+
+def _run_jobs(study: Any, todo: list[SessionJob], everything: pd.DataFrame,
+              config: SynchronyConfig, chash: str, vers: dict[str, str], executor: Executor,
+              progress: ProgressFn | None) -> list[dict[str, Any]]:
+    scans = _scan_inputs(study, everything)
+    sfreq = config.resample_sfreq or min(s.sfreq for s in scans.values())
+    needed = sorted({i for j in todo for i in (j.therapist, j.patient, *sum(j.pseudo, ()))})
+    inputs = {i: (scans[i], config, sfreq) for i in needed}
+    tasks = [((job, config), sorted({job.therapist, job.patient, *sum(job.pseudo, ())}))
+             for job in todo]
+    rows = []
+    for index, result in executor.map_staged(_prepare_job, inputs, _compute_staged, tasks,
+                                             progress=progress):
+        if isinstance(result, TaskFailure):
+            rows.append(_summary_row(todo[index], "failed", message=result.message, n_pseudo=0))
+            continue
+        job = result.job
+        if result.error is not None or result.results is None:
+            rows.append(_summary_row(job, "failed", message=result.error or "", n_pseudo=0))
+        else:
+            study.save_synchrony(session_id=job.session_id, label=job.label,
+                                 config=config.to_dict(), config_hash=chash,
+                                 input_hashes=job.input_hashes, versions=vers,
+                                 results=result.results, tests=result.tests,
+                                 warnings=result.warnings)
+            true = result.results[(result.results["pair"] == "true")
+                                  & (result.results["level"] == "session")
+                                  & (result.results["chromophore"] == "hbo")]["value"]
+            n_pseudo = int((result.results[["therapist_scan", "patient_scan"]][
+                result.results["pair"] == "pseudo"]).drop_duplicates().shape[0])
+            rows.append(_summary_row(job, "computed", value=float(true.iloc[0]) if len(true)
+                                     else None, n_pseudo=n_pseudo,
+                                     message="; ".join(result.warnings)))
+    return rows
+
+
+def _scan_inputs(study: Any, everything: pd.DataFrame) -> dict[int, ScanInput]:
+    scans: dict[int, ScanInput] = {}
+    for _, row in everything.iterrows():
+        for role in ("therapist", "patient"):
+            if pd.isna(row[f"{role}_scan"]):
+                continue
+            scan_id = int(row[f"{role}_scan"])
+            scans[scan_id] = ScanInput(scan_id=scan_id,
+                                       path=Path(study.data_dir) / row[f"{role}_path"],
+                                       sha256=row[f"{role}_sha256"],
+                                       sfreq=float(row[f"{role}_sfreq"]),
+                                       meas_date=row[f"{role}_meas_date"])
+    return scans
