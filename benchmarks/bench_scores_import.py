@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studymgr import create_study  # noqa: E402
 from studymgr.runs import entry
-from studymgr.store.responses import _builtins  # noqa: E402
+from studymgr.runs.questionnaires import _builtins  # noqa: E402
 
 PLAN = [("gad7", "pre"), ("who5", "pre"), ("ors", "pre"), ("wai-sr", "post"), ("srs", "post")]
 
@@ -39,7 +39,7 @@ def write_csv(path: Path, n_responses: int, rng: np.random.Generator) -> tuple[i
     n_dyads = max(1, -(-n_sessions // 20))
     per_dyad = -(-n_sessions // n_dyads)
     n_items = max(len(instruments[name].items) for name, _ in PLAN)
-    header = ["dyad", "session", "respondent", "timing", "instrument"] + [
+    header = ["dyad", "session", "role", "timing", "instrument"] + [
         f"i{k}" for k in range(1, n_items + 1)]
     written = 0
     with path.open("w", newline="", encoding="utf-8") as fh:

@@ -3,7 +3,7 @@
 -- A fresh study is created by running this file; an older study is brought up to date by the
 -- scripts in schemas/migrations/ (vN.sql takes a database from version N-1 to N). The line
 -- below is read by studymgr as the current schema version: bump it together with a migration.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- Identifiers (person, dyad, rater codes, instrument names) are pseudonymous codes: 1-32 letters,
 -- digits, '-' or '_'. The database refuses anything else, so a path or a quote can never be stored.
@@ -117,14 +117,14 @@ CREATE TABLE responses (
     id            INTEGER PRIMARY KEY,
     session_id    INTEGER NOT NULL REFERENCES sessions (id),
     instrument_id INTEGER NOT NULL REFERENCES instruments (id),
-    respondent    TEXT NOT NULL CHECK (respondent IN ('therapist', 'patient')),
+    role          TEXT NOT NULL CHECK (role IN ('therapist', 'patient')),
     timing        TEXT NOT NULL CHECK (timing IN ('pre', 'post')),
     status        TEXT NOT NULL DEFAULT 'entered' CHECK (status IN ('entered', 'amended')),
     source        TEXT NOT NULL DEFAULT 'entry' CHECK (source IN ('entry', 'import', 'amend')),
     source_hash   TEXT CHECK (source_hash IS NULL OR length(source_hash) = 64),
     entered_by    TEXT NOT NULL,
     entered_at    TEXT NOT NULL,
-    UNIQUE (session_id, instrument_id, respondent, timing)
+    UNIQUE (session_id, instrument_id, role, timing)
 );
 
 -- Item values, with typed missing codes kept apart from values: exactly one of the two is set.

@@ -17,7 +17,7 @@ from types import ModuleType
 #: old dotted name (below ``studymgr.``) -> new dotted name (below ``studymgr.``)
 MOVED = {
     "analysis_table": "compute.models.table",
-    "backup": "io.backup",
+    "backup": "runs.backup",
     "check": "runs.check",
     "demo": "runs.demo",
     "eeg": "compute.eeg",
@@ -50,13 +50,40 @@ MOVED = {
 }
 REMOVED_IN = "0.3"
 
+#: Names that left an old module when it was split across layers: old module -> {name: new
+#: module}. The old path then gives a module of its own that serves these names (with a
+#: DeprecationWarning) and everything else from the MOVED target.
+SPLIT = {
+    "eventlocked": {"eventlocked_table": "present.tables", "moments_figure": "present.figures",
+                    "LABEL_COLORS": "present.figures"},
+}
+
+
+class _SplitModule(ModuleType):
+    """An old module path whose names now live in several modules."""
+
+    def __init__(self, name: str, target: ModuleType, names: dict[str, str]) -> None:
+        super().__init__(name, target.__doc__)
+        self._target = target
+        self._names = names
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__") or name not in self._names:
+            return getattr(self._target, name)
+        new = f"studymgr.{self._names[name]}"
+        warnings.warn(f"{self.__name__}.{name} moved to {new}.{name}; the old path works until "
+                      f"studymgr {REMOVED_IN}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(new), name)
+
 
 class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, names: dict[str, str] | None = None) -> None:
         self.target = target
+        self.names = names
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module(self.target)
+        module = importlib.import_module(self.target)
+        return module if self.names is None else _SplitModule(spec.name, module, self.names)
 
     def exec_module(self, module: ModuleType) -> None:
         """Nothing to run: the module object is the new module, already imported."""
@@ -67,12 +94,14 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if not fullname.startswith("studymgr."):
             return None
-        new = MOVED.get(fullname[len("studymgr."):])
+        old = fullname[len("studymgr."):]
+        new = MOVED.get(old)
         if new is None:
             return None
         warnings.warn(f"{fullname} moved to studymgr.{new}; the old path works until studymgr "
                       f"{REMOVED_IN}", DeprecationWarning, stacklevel=3)
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(f"studymgr.{new}"))
+        return importlib.machinery.ModuleSpec(
+            fullname, _AliasLoader(f"studymgr.{new}", SPLIT.get(old)))
 
 
 def install() -> None:

@@ -17,6 +17,10 @@ USER_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 ROLES = ("therapist", "patient")
 TIMINGS = ("pre", "post")
 SESSION_KINDS = ("therapy", "interview")
+#: What questionnaires measure (an instrument's ``construct``), in the order tables show them.
+CONSTRUCTS = ("symptoms", "wellbeing", "alliance", "session_quality")
+#: The constructs modelled as outcomes of synchrony.
+OUTCOMES = ("symptoms", "wellbeing", "session_quality")
 
 
 def check_code(value: object, what: str = "identifier") -> str:

@@ -63,9 +63,9 @@ def sync_rows() -> pd.DataFrame:
                                        "therapist_unit", "patient_unit", "value", "config_hash"])
 
 
-def score(dyad, session, respondent, timing, instrument, construct, scale, value,
+def score(dyad, session, role, timing, instrument, construct, scale, value,
           primary=True, version="1"):
-    return {"dyad": dyad, "session": session, "respondent": respondent, "timing": timing,
+    return {"dyad": dyad, "session": session, "role": role, "timing": timing,
             "instrument": instrument, "version": version, "construct": construct,
             "scale": scale, "value": value, "n_answered": 1, "n_items": 1, "prorated": False,
             "band": None, "primary": primary}
@@ -144,7 +144,7 @@ def test_construct_selection_rules_and_notes():
     table = build()
     src = table.sources
     assert src["symptoms"] == {"instrument": "gad7", "version": "1", "scale": "total",
-                               "respondent": "patient", "timing": "pre", "n_responses": 2,
+                               "role": "patient", "timing": "pre", "n_responses": 2,
                                "n_in_table": 2, "chosen": "most responses"}
     assert src["wellbeing"]["scale"] == "percentage" and src["wellbeing"]["chosen"] == "default"
     assert src["session_quality"]["timing"] == "post"
@@ -154,11 +154,11 @@ def test_construct_selection_rules_and_notes():
     assert "no alliance measure entered (patient-rated, post-session)" in notes
 
 
-def test_configured_instrument_scale_respondent_timing():
-    """A configured instrument, scale, respondent and timing replace the defaults."""
+def test_configured_instrument_scale_role_timing():
+    """A configured instrument, scale, role and timing replace the defaults."""
     cfg = {"constructs": {"symptoms": "sta",
                           "wellbeing": {"instrument": "who5", "scale": "raw"},
-                          "alliance": {"instrument": "gad7", "respondent": "therapist",
+                          "alliance": {"instrument": "gad7", "role": "therapist",
                                        "timing": "pre"},
                           "session_quality": {"timing": "pre"}}}
     f = build(cfg).frame.set_index(["dyad", "session"])
@@ -167,6 +167,23 @@ def test_configured_instrument_scale_respondent_timing():
     # any instrument may stand for a construct when named (here a therapist's gad7)
     assert f.loc[("D01", 1), "alliance"] == 2.0
     assert f.loc[("D02", 1), "session_quality"] == 1.0
+
+
+def test_respondent_key_is_read_as_role_with_a_deprecation_warning():
+    """``respondent`` (a source key's name before schema v4) is read as ``role`` for one release;
+    written configurations say ``role``."""
+    with pytest.warns(DeprecationWarning, match="'respondent' of alliance is now 'role'"):
+        old = ModelConfig.from_dict({"constructs": {"alliance": {"instrument": "gad7",
+                                                                 "respondent": "therapist"}}})
+    assert old == ModelConfig.from_dict({"constructs": {"alliance": {"instrument": "gad7",
+                                                                     "role": "therapist"}}})
+    assert old.to_dict()["constructs"]["alliance"]["role"] == "therapist"
+    assert "respondent" not in old.to_dict()["constructs"]["alliance"]
+    with pytest.warns(DeprecationWarning, match="ConstructSource.role"):
+        assert old.constructs["alliance"].respondent == "therapist"
+    with pytest.warns(DeprecationWarning), pytest.raises(InputError, match="disagree"):
+        ModelConfig.from_dict({"constructs": {"alliance": {"role": "patient",
+                                                           "respondent": "therapist"}}})
 
 
 def test_tie_broken_alphabetically():
@@ -186,8 +203,8 @@ def test_tie_broken_alphabetically():
     ({"constructs": {"symptoms": {"instrument": "gad7", "scale": "sum"}}},
      "has no scale 'sum' (scales: total)"),
     ({"constructs": {"symptoms": {"instrument": "gad7", "timing": "post",
-                                  "respondent": "therapist"}}},
-     "no therapist-rated, post-session scores (stored as respondent/timing: patient/post, "
+                                  "role": "therapist"}}},
+     "no therapist-rated, post-session scores (stored as role/timing: patient/post, "
      "patient/pre, therapist/pre)"),
     ({"constructs": {"symptoms": "gad7@9"}}, "no scores of version 9"),
     ({"constructs": {"symptoms": {"instrument": "gad7", "when": "pre"}}}, "unknown key(s) 'when'"),

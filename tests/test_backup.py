@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from studymgr import ConflictError, InputError, NotFoundError, create_study, open_study
-from studymgr.io import backup as bk
+from studymgr.runs import backup as bk
 from studymgr.runs import entry
 from studymgr.runs.check import check_study, n_problems
 from tests.conftest import REPO, snapshot
@@ -36,9 +36,9 @@ TABLES = ["study", "people", "dyads", "sessions", "instruments", "responses", "r
 @pytest.fixture
 def live(small_study, tmp_path):
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items=[3, 2, 1, 0, 3, 2, 1])
-    entry.enter_response(s, "D01", 3, "who5", respondent="therapist", timing="post",
+    entry.enter_response(s, "D01", 3, "who5", role="therapist", timing="post",
                          items=[1, 2, 3, 4, 5])
     for role, seed in (("therapist", 1), ("patient", 2)):
         s.import_scan("D01", 2, role, write_snirf(tmp_path / "in" / f"{role}.snirf", seed=seed,
@@ -211,7 +211,7 @@ for d in range(1, 6):
         for inst, k in (("gad7", 7), ("who5", 5)):
             for resp in ("patient", "therapist"):
                 for timing in ("pre", "post"):
-                    entry.enter_response(study, f"D{d:02d}", n, inst, respondent=resp,
+                    entry.enter_response(study, f"D{d:02d}", n, inst, role=resp,
                                          timing=timing, items=[(d + n + j) % 4 for j in range(k)])
 study.close()
 """
@@ -244,7 +244,7 @@ def test_backups_taken_while_another_process_writes_are_consistent(tmp_path):
     assert writer.returncode == 0, stderr
     assert len(counts) >= 2 and any(0 < c < 200 for c in counts)
     final = {tuple(r) for r in study.db.conn.execute(
-        "SELECT s.dyad_id, s.number, r.instrument_id, r.respondent, r.timing FROM responses r "
+        "SELECT s.dyad_id, s.number, r.instrument_id, r.role, r.timing FROM responses r "
         "JOIN sessions s ON s.id = r.session_id")}
     assert len(final) == 200
     study.close()
@@ -258,7 +258,7 @@ def test_backups_taken_while_another_process_writes_are_consistent(tmp_path):
                                    ).fetchone()[0]
             assert n_resp == n_audit == expected
             mine = {tuple(r) for r in conn.execute(
-                "SELECT s.dyad_id, s.number, r.instrument_id, r.respondent, r.timing FROM "
+                "SELECT s.dyad_id, s.number, r.instrument_id, r.role, r.timing FROM "
                 "responses r JOIN sessions s ON s.id = r.session_id")}
             assert mine <= final
             assert n_problems(check_study(copy)) == 0

@@ -33,10 +33,10 @@ def full(small_study, tmp_path):
     """small_study plus questionnaires, both recordings of D01/2 and a synchrony run computed
     from them (planted with the store's own writer; its input hashes are the recordings')."""
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre", items=GAD7)
-    entry.enter_response(s, "D01", 2, "who5", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre", items=GAD7)
+    entry.enter_response(s, "D01", 2, "who5", role="patient", timing="pre",
                          items=[1, 2, 3, 4, 5])
-    entry.enter_response(s, "D01", 3, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 3, "gad7", role="patient", timing="pre",
                          items=[0, 0, 1, 1, 2, 2, "NA"])
     t = s.import_scan("D01", 2, "therapist", write_snirf(tmp_path / "in" / "t.snirf", seed=1,
                                                          n_pairs=2, duration=30.0))
@@ -198,7 +198,7 @@ def test_foreign_keys_integrity_and_unfinished_runs(full):
     """A response pointing at a missing session, an index whose definition no longer matches
     its content (SQLite's integrity_check notices), and a run left 'running'."""
     raw_sql(full,
-            "INSERT INTO responses (session_id, instrument_id, respondent, timing, entered_by, "
+            "INSERT INTO responses (session_id, instrument_id, role, timing, entered_by, "
             "entered_at) VALUES (999, 1, 'patient', 'post', 'x', 'x')",
             "INSERT INTO analysis_runs (kind, config, config_hash, versions, status, started_by,"
             " started_at) VALUES ('synchrony', '{}', '" + "b" * 64 + "', '{}', 'running', 'x',"

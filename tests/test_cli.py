@@ -145,6 +145,88 @@ def test_every_command_has_help_with_an_example():
     assert len(commands) >= 10
     for path, command in commands:
         assert command.help and ("Example" in command.help), f"{' '.join(path)} lacks an example"
+    # An old name leads to a registered command (which has its examples, checked above).
+    for old, (new, _) in root.aliases.items():
+        assert new in root.commands and old not in root.commands, old
+
+
+def _all_commands():
+    from studymgr.cli import cli as root
+
+    def walk(group, path):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from walk(command, [*path, name])
+            else:
+                yield " ".join([*path, name]), command
+
+    return list(walk(root, []))
+
+
+def test_each_command_group_lives_in_its_own_file():
+    """``studymgr X ...`` is defined in cli/X.py (restore beside backup)."""
+    from studymgr.cli import cli as root
+
+    for name, command in root.commands.items():
+        module = command.callback.__module__ if command.callback else None
+        expected = "backup" if name == "restore" else name
+        assert module == f"studymgr.cli.{expected}", (name, module)
+
+
+def test_moments_alias_runs_eventlocked_with_a_note(populated):
+    """The old group name works for one release: same output, a one-line note on stderr."""
+    new = populated("eventlocked", "list", "--json")
+    old = populated("moments", "list", "--json")
+    assert old.exit_code == new.exit_code == 0
+    assert old.stdout == new.stdout and json.loads(old.stdout) == []
+    assert old.stderr == ("'studymgr moments' is now 'studymgr eventlocked'; the old name works "
+                          "until 0.3\n")
+    assert new.stderr == ""
+    helped = populated("moments", "compute", "--help")
+    assert helped.exit_code == 0 and "studymgr eventlocked compute" in helped.stdout
+
+
+def test_hidden_aliases_are_not_listed(populated):
+    from studymgr.cli import cli as root
+
+    assert "moments" in root.aliases
+    listed = populated("--help").stdout
+    names = [line.split()[0] for line in listed.split("Commands:")[1].splitlines() if line]
+    assert "eventlocked" in names
+    for old in root.aliases:
+        assert old not in names and old not in root.list_commands(None)
+
+
+def test_an_alias_cannot_shadow_a_command():
+    from studymgr.cli._common import AliasGroup
+
+    group = AliasGroup(commands={"a": __import__("click").Command("a")})
+    with pytest.raises(ValueError, match="is a command"):
+        group.add_alias("a", "b", "0.3")
+
+
+def test_shared_options_have_one_help_text_across_commands():
+    """A flag has one help text wherever it appears, unless its meaning rightly differs
+    (listed, with the reason, in cli/_options.CONTEXT_DEPENDENT)."""
+    from studymgr.cli._options import CONTEXT_DEPENDENT
+
+    helps: dict[str, dict[str, list[str]]] = {}
+    for path, command in _all_commands():
+        for param in command.params:
+            if not isinstance(param, __import__("click").Option) or param.hidden:
+                continue
+            for flag in param.opts:
+                helps.setdefault(flag, {}).setdefault(param.help or "", []).append(path)
+    drifted = {flag: texts for flag, texts in helps.items()
+               if len(texts) > 1 and flag not in CONTEXT_DEPENDENT}
+    assert drifted == {}
+    for flag in CONTEXT_DEPENDENT:  # the exceptions stay real
+        assert sum(len(paths) for paths in helps.get(flag, {}).values()) >= 2, flag
+    # The options the brief names really are shared, by every command that takes them.
+    for flag in ("--band", "--pairs", "--convention", "--montage", "--dyad", "--session",
+                 "--force", "--source", "--window", "--executor", "--scheduler"):
+        assert len(helps[flag]) == 1, flag
+    assert len(helps["--pairs"][next(iter(helps["--pairs"]))]) == 3  # synchrony, eventlocked, eeg
 
 
 def _run(*args, cwd, env_extra=None):
@@ -168,3 +250,29 @@ def test_real_process_default_db_env_and_no_traceback(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
     version = _run("--version", cwd=tmp_path)
     assert version.returncode == 0 and "studymgr" in version.stdout
+
+
+def test_synchrony_config_from_the_shared_options(tmp_path):
+    """``--band/--pairs/--convention/--montage`` become one SynchronyConfig, the montage read."""
+    from studymgr.cli import _options as opt
+    from studymgr.compute.synchrony.config import SynchronyConfig
+
+    plain = opt.synchrony_config([0.05, 0.1], "all", "pycwt", None, pseudo=False)
+    assert plain == SynchronyConfig(band=(0.05, 0.1), pairs="all", convention="pycwt",
+                                    pseudo=False, montage=None)
+    rois = tmp_path / "rois.csv"
+    rois.write_text("channel,roi\nS1_D1,left\nS2_D2,right\n", encoding="utf-8")
+    config = opt.synchrony_config((0.05, 0.1), "homologous", "grinsted", str(rois), seed=3)
+    assert config == SynchronyConfig(band=(0.05, 0.1), pairs="homologous",
+                                     convention="grinsted", seed=3,
+                                     montage=(("S1_D1", "left"), ("S2_D2", "right")))
+
+
+def test_progress_bars_close_when_the_work_fails():
+    from studymgr.cli._common import ProgressBars
+
+    with pytest.raises(RuntimeError), ProgressBars("Working") as bars:
+        bars("", 1, 3)
+        assert bars.bar is not None
+        raise RuntimeError("boom")
+    assert bars.bar is None

@@ -32,7 +32,7 @@ MAX_VALUE = {"gad7": 3, "who5": 5}
 
 
 def plan() -> list[tuple[str, int, str, str, str]]:
-    """Every entry: (dyad, session, instrument, respondent, timing), session by session."""
+    """Every entry: (dyad, session, instrument, role, timing), session by session."""
     return [(f"D{d:02d}", n, *slot) for d in range(1, N_DYADS + 1)
             for n in range(1, N_SESSIONS + 1) for slot in SLOTS]
 
@@ -58,7 +58,7 @@ t0 = time.perf_counter()
 done = 0
 for i, (dyad, n, inst, resp, timing) in enumerate(plan()):
     if i % n_workers == k:
-        entry.enter_response(study, dyad, n, inst, respondent=resp, timing=timing,
+        entry.enter_response(study, dyad, n, inst, role=resp, timing=timing,
                              items=values(i, inst))
         done += 1
 study.close()
@@ -150,17 +150,17 @@ def test_four_processes_enter_1000_scores_and_nothing_is_lost(tmp_path):
                                      "GROUP BY 1").fetchall())
         assert per_user == {f"worker{k}": 250 for k in range(N_WORKERS)}
         items = study.items()
-        stored = {(r.dyad, r.session, r.instrument, r.respondent, r.timing): []
+        stored = {(r.dyad, r.session, r.instrument, r.role, r.timing): []
                   for r in items.itertuples()}
         for r in items.itertuples():  # rows come in item order
-            stored[(r.dyad, r.session, r.instrument, r.respondent, r.timing)].append(r.value)
+            stored[(r.dyad, r.session, r.instrument, r.role, r.timing)].append(r.value)
         expected = {key: values(i, key[2]) for i, key in enumerate(plan())}
         assert stored == expected
         totals = study.scores(instrument="gad7")
         totals = totals[totals["scale"] == "total"]
         assert len(totals) == 500
         for r in totals.itertuples():
-            assert r.value == sum(expected[(r.dyad, r.session, "gad7", r.respondent, r.timing)])
+            assert r.value == sum(expected[(r.dyad, r.session, "gad7", r.role, r.timing)])
         assert n_problems(check_study(study)) == 0
 
 

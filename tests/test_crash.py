@@ -38,7 +38,7 @@ SEED = 20250314
 WARM = "STUDYMGR_TEST_FORKSERVER_WARM"
 
 if os.environ.get(WARM):  # imported in the fork server: do once what every run would repeat
-    from studymgr.store.responses import _builtins
+    from studymgr.runs.questionnaires import _builtins
 
     _builtins()
 
@@ -58,10 +58,11 @@ def _run_cli(argv: list[str]) -> None:
 def forker():
     os.environ[WARM] = "1"  # read by this module when the fork server imports it
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["studymgr.cli", "studymgr.runs.entry", "studymgr.io.recordings",
-                                "studymgr.compute.quality", "studymgr.runs.synchrony", "studymgr.compute.preprocess",
-                                "studymgr.compute.synchrony.coherence", "studymgr.runs.check", "mne", "mne_nirs",
-                                "tests.test_crash"])
+    ctx.set_forkserver_preload([
+        "studymgr.cli", "studymgr.runs.entry", "studymgr.io.recordings", "studymgr.compute.quality",
+        "studymgr.runs.synchrony", "studymgr.compute.preprocess",
+        "studymgr.compute.synchrony.coherence", "studymgr.runs.check", "mne", "mne_nirs",
+        "tests.test_crash"])
     try:
         run(ctx, ["--version"])  # start the server (and its imports) before anything is timed
     finally:
@@ -94,7 +95,7 @@ def state(db: Path, data: Path) -> dict[str, object]:
               "s.dyad_id WHERE s.id = {})"
     out = {
         "responses": q("SELECT " + session.format("r.session_id") + ", i.name, i.version, "
-                       "r.respondent, r.timing, r.status, r.source, r.source_hash, r.entered_by,"
+                       "r.role, r.timing, r.status, r.source, r.source_hash, r.entered_by,"
                        " (SELECT group_concat(item || '=' || coalesce(value, missing), ',') FROM "
                        "response_items WHERE response_id = r.id), (SELECT group_concat(scale || "
                        "'=' || coalesce(value, '') || '/' || n_answered || '/' || prorated || '/' "
@@ -217,7 +218,7 @@ def test_killed_score_import_leaves_a_consistent_study(forker, tmp_path):
     pristine = tmp_path / "pristine"
     make_pristine(pristine, n_dyads=15, n_sessions=5).close()
     rng = np.random.default_rng(SEED)
-    lines = ["dyad,session,respondent,timing,instrument," + ",".join(
+    lines = ["dyad,session,role,timing,instrument," + ",".join(
         f"i{j}" for j in range(1, 13))]
     for d in range(1, 16):
         for n in range(1, 6):

@@ -225,6 +225,33 @@ def test_bad_config(kwargs, message):
         DemoConfig(**kwargs)
 
 
+def test_config_groups_and_keywords():
+    """A DemoConfig holds a Design, Effects and Recording (the demo's own defaults); flat
+    keywords replace their fields; every value is checked when the config is made."""
+    from dataclasses import replace
+
+    from studymgr.compute.simulate.model import Design
+    from studymgr.runs.demo import DEMO_EFFECTS, DEMO_RECORDING, QUICK
+
+    config = DemoConfig(n_dyads=5, growth=0.15, n_channels=4, max_pseudo=2)
+    assert config.design == Design(n_dyads=5)
+    assert config.effects == replace(DEMO_EFFECTS, growth=0.15)
+    assert config.recording == replace(DEMO_RECORDING, n_channels=4)
+    assert config == DemoConfig(Design(n_dyads=5), replace(DEMO_EFFECTS, growth=0.15),
+                                replace(DEMO_RECORDING, n_channels=4), max_pseudo=2)
+    assert (QUICK.design.n_dyads, QUICK.design.n_sessions, QUICK.recording.n_channels,
+            QUICK.recording.bad_channels, QUICK.effects.growth) == (4, 3, 3, 0, 0.15)
+    kwargs = config.simulation_kwargs()
+    assert kwargs["n_dyads"] == 5 and kwargs["growth"] == 0.15 and kwargs["seed"] == 7
+    assert kwargs["scanned"] is None and kwargs["band"] == [0.05, 0.1]
+    for bad, message in (({"seed": -1}, "seed"), ({"growth": 2}, "growth must be <= 1"),
+                         ({"sfreq": 1.0}, "sfreq")):
+        with pytest.raises(InputError, match=message):
+            DemoConfig(**bad)
+    with pytest.raises(TypeError, match="n_dyad"):
+        DemoConfig(n_dyad=4)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--dyads", "2"], "at least 3 dyads"),
     (["--scanned", "1,x"], "session numbers like 1,3,5"),

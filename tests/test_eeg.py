@@ -396,19 +396,27 @@ def test_real_eyes_closed_eeg(shared_data, tmp_path):
 
 
 def test_pure_modules_import_no_store_and_no_cli():
-    """eeg and moments are pure, and eventlocked orchestrates through Study methods only: none
-    of them imports the store or the CLI, not even inside a function (read from their source)."""
+    """The EEG measures, rater agreement and event-locked statistics are pure (they import
+    nothing of the store, files, runs, presentation or CLI), and the event-locked and EEG runs
+    go through Study methods only: none imports the store or the CLI, not even inside a function
+    (read from their source)."""
     import ast
 
     import studymgr
 
     root = Path(studymgr.__file__).parent
-    for name in ("eeg.py", "moments.py", "eventlocked.py"):
+    above_compute = ("studymgr.store", "studymgr.io", "studymgr.runs", "studymgr.present",
+                     "studymgr.cli")
+    for name, forbidden in (("compute/eeg.py", above_compute),
+                            ("compute/events/agreement.py", above_compute),
+                            ("compute/events/eventlocked.py", above_compute),
+                            ("runs/eventlocked.py", ("studymgr.store", "studymgr.cli")),
+                            ("runs/eeg.py", ("studymgr.store", "studymgr.cli"))):
         tree = ast.parse((root / name).read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
                      for a in n.names}
-        assert not any(m.startswith(("studymgr.store", "studymgr.cli")) for m in imported), name
+        assert not any(m.startswith(forbidden) for m in imported), name
 
 
 # -- models on EEG sessions -----------------------------------------------------------------------
@@ -440,7 +448,7 @@ def _faa_study(study, tmp_path, *, n_dyads=6, sessions=(1, 2, 3, 4), slope=0.3, 
         for n in sessions:
             total = int(np.clip(round(10 + effect * (faas[n] - mean)), 0, 21))
             items = [3] * (total // 3) + [total % 3] + [0] * 7
-            entry.enter_response(study, dyad, n, "gad7", respondent="patient", timing="pre",
+            entry.enter_response(study, dyad, n, "gad7", role="patient", timing="pre",
                                  items=items[:7])
             planted[(dyad, n)] = faas[n]
     return planted

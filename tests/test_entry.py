@@ -53,7 +53,7 @@ def make_rows(n_dyads: int, n_sessions: int, seed: int = 0) -> list[dict[str, st
         for s in range(1, n_sessions + 1):
             for name, timing in PLAN:
                 values = random_values(BUILTIN[name], rng)
-                row = {"dyad": f"D{d:02d}", "session": str(s), "respondent": "patient",
+                row = {"dyad": f"D{d:02d}", "session": str(s), "role": "patient",
                        "timing": timing, "instrument": name}
                 row.update({f"i{k}": v for k, v in enumerate(values, start=1)})
                 rows.append(row)
@@ -63,7 +63,7 @@ def make_rows(n_dyads: int, n_sessions: int, seed: int = 0) -> list[dict[str, st
 def write_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",",
               columns: list[str] | None = None) -> Path:
     if columns is None:
-        columns = ["dyad", "session", "respondent", "timing", "instrument"] + [
+        columns = ["dyad", "session", "role", "timing", "instrument"] + [
             f"i{k}" for k in range(1, 13)]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, delimiter=delimiter, restval="",
@@ -111,7 +111,7 @@ def test_entry_of_every_builtin_stores_the_pure_scores(small_study, name):
     rng = np.random.default_rng(7)
     values = random_values(inst, rng, p_missing=0.0)
     values[0] = "REF" if "REF" in inst.missing_codes else values[0]
-    frame = entry.enter_response(small_study, "D01", 2, name, respondent=inst.roles[0],
+    frame = entry.enter_response(small_study, "D01", 2, name, role=inst.roles[0],
                                  timing=inst.timings[-1], items=values)
     expected = inst.score(values)
     stored = small_study.scores(dyad="D01", instrument=name)
@@ -135,17 +135,17 @@ def test_entry_of_every_builtin_stores_the_pure_scores(small_study, name):
 def test_hand_computed_end_to_end_scores(small_study):
     """Scores worked out by hand from the published keys (see schemas/instruments)."""
     s = small_study
-    gad = entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    gad = entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                                items="3,2,1,0,3,2,1")
     assert gad[["scale", "value", "band"]].values.tolist() == [["total", 12.0, "moderate"]]
     # WHO-5: raw 3+4+5+2+3 = 17 (13-25: no indication), percentage 17*4 = 68.
-    who = entry.enter_response(s, "D01", 2, "who5", respondent="patient", timing="pre",
+    who = entry.enter_response(s, "D01", 2, "who5", role="patient", timing="pre",
                                items=[3, 4, 5, 2, 3])
     assert who["value"].tolist() == [17.0, 68.0]
     assert who["band"].tolist() == ["no indication of poor wellbeing"] * 2
     # WAI-SR with item 4 missing: task 1,2,10,12 = 4+5+4+5 = 18; bond 3,5,7,9 = 4+5+4+3 = 16;
     # goal 4,6,8,11 = (4+5+4) * 4/3 = 17.333...; total = 47 * 12/11 = 51.2727...
-    wai = entry.enter_response(s, "D01", 2, "wai-sr", respondent="patient",
+    wai = entry.enter_response(s, "D01", 2, "wai-sr", role="patient",
                                items="4,5,4,NA,5,4,4,5,3,4,4,5")
     assert wai["timing"].iloc[0] == "post"  # its only timing is the default
     got = dict(zip(wai["scale"], wai["value"], strict=True))
@@ -154,11 +154,11 @@ def test_hand_computed_end_to_end_scores(small_study):
     assert wai.set_index("scale").loc["goal", "prorated"]
     assert not wai.set_index("scale").loc["task", "prorated"]
     # ORS: 7.5 + 6.2 + 8.0 + 5.3 = 27.0 (tenths of a centimetre).
-    ors = entry.enter_response(s, "D01", 3, "ors", respondent="patient", timing="post",
+    ors = entry.enter_response(s, "D01", 3, "ors", role="patient", timing="post",
                                items={"1": "7.5", "2": "6.2", "3": "8.0", "4": "5.3"})
     assert ors["value"].tolist() == [pytest.approx(27.0)]
     # State test anxiety: mean of 5 answered items (4+5+3+6+2)/5 = 4.0; one NR kept apart.
-    sta = entry.enter_response(s, "D01", 3, "state-test-anxiety", respondent="patient",
+    sta = entry.enter_response(s, "D01", 3, "state-test-anxiety", role="patient",
                                timing="pre", items=["4", "5", "NR", "3", "6", "2"])
     assert sta["value"].tolist() == [4.0] and sta["n_answered"].tolist() == [5]
     items = s.items(instrument="state-test-anxiety")
@@ -171,9 +171,9 @@ def test_builtins_are_stored_on_first_use_with_their_hash(small_study):
     assert table_count(s, "instruments") == 0
     listed = s.instruments()
     assert set(listed["name"]) == set(BUILTIN) and not listed["stored"].any()
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items="0,0,0,0,0,0,0")
-    entry.enter_response(s, "D01", 3, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 3, "gad7", role="patient", timing="pre",
                          items="1,1,1,1,1,1,1")
     rows = s.db.conn.execute("SELECT name, version, content_hash, source FROM instruments"
                              ).fetchall()
@@ -214,9 +214,9 @@ def test_user_instrument_add_is_idempotent_and_immutable(small_study, tmp_path):
     # the built-in definition itself is accepted as the built-in
     assert s.add_instrument(BUILTIN["ors"].definition)["source"] == "builtin"
     with pytest.raises(InputError, match="several versions"):
-        entry.enter_response(s, "D01", 2, "mood_check", respondent="patient", items="1,1,1")
+        entry.enter_response(s, "D01", 2, "mood_check", role="patient", items="1,1,1")
     # a2 reverse-keyed: 5 + (6 - 2) + 3 = 12
-    frame = entry.enter_response(s, "D01", 2, "mood_check@0.1", respondent="patient",
+    frame = entry.enter_response(s, "D01", 2, "mood_check@0.1", role="patient",
                                  items={"a1": 5, "a2": 2, "a3": 3})
     assert frame["value"].tolist() == [12.0]
     assert len(s.audit(limit=None)) == n_audit + 3  # 0.2, ors, and the response
@@ -233,7 +233,7 @@ def test_scores_can_be_recomputed_from_the_stored_definition(small_study):
             continue  # locked
         inst = BUILTIN[row["instrument"]]
         entry.enter_response(s, row["dyad"], row["session"], row["instrument"],
-                             respondent="patient", timing=row["timing"],
+                             role="patient", timing=row["timing"],
                              items=[row[f"i{k}"] for k in range(1, len(inst.items) + 1)])
     stored = s.db.conn.execute(
         "SELECT r.id, i.definition FROM responses r JOIN instruments i ON i.id = "
@@ -265,15 +265,15 @@ def test_scores_can_be_recomputed_from_the_stored_definition(small_study):
     ({"items": "3,2,1,0,3,2,1", "timing": "during"}, InputError, "invalid timing"),
     ({"items": "1,2,3,4", "instrument": "srs", "timing": "pre"}, InputError,
      "post a session only, not pre"),
-    ({"items": "1,2,3,4", "instrument": "srs", "respondent": "therapist"}, InputError,
+    ({"items": "1,2,3,4", "instrument": "srs", "role": "therapist"}, InputError,
      "patient only, not by the therapist"),
-    ({"items": "3,2,1,0,3,2,1", "respondent": "rater"}, InputError, "invalid respondent"),
+    ({"items": "3,2,1,0,3,2,1", "role": "rater"}, InputError, "invalid role"),
     ({"items": "3,2,1,0,3,2,1", "dyad": "D'1"}, InputError, "invalid dyad code"),
 ])
 def test_bad_entry_is_refused_and_writes_nothing(small_study, kwargs, error, pattern):
     """Each bad input raises the named error type and leaves every table as it was."""
     s = small_study
-    args = {"dyad": "D01", "session": 2, "instrument": "gad7", "respondent": "patient",
+    args = {"dyad": "D01", "session": 2, "instrument": "gad7", "role": "patient",
             "timing": "pre", **kwargs}
     before = {t: table_count(s, t) for t in ("instruments", "responses", "response_items",
                                               "scores", "audit_log")}
@@ -285,34 +285,59 @@ def test_bad_entry_is_refused_and_writes_nothing(small_study, kwargs, error, pat
 
 def test_duplicate_entry_is_refused_with_the_amend_command(small_study):
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items="3,2,1,0,3,2,1")
     with pytest.raises(ConflictError, match="already entered.*studymgr scores amend D01 2"):
-        entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+        entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                              items="3,2,1,0,3,2,1")
-    # another respondent or timing is another response
-    entry.enter_response(s, "D01", 2, "gad7", respondent="therapist", timing="pre",
+    # another role or timing is another response
+    entry.enter_response(s, "D01", 2, "gad7", role="therapist", timing="pre",
                          items="0,0,0,0,0,0,0")
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="post",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="post",
                          items="0,0,0,0,0,0,1")
     assert len(s.responses()) == 3
+
+
+def test_respondent_keyword_still_works_with_a_deprecation_warning(small_study):
+    """``respondent=`` (the keyword's name before schema v4) is ``role=`` for one release."""
+    s = small_study
+    with pytest.warns(DeprecationWarning, match=r"enter_response\(role=\.\.\.\)"):
+        frame = entry.enter_response(s, "D01", 2, "gad7", respondent="therapist", timing="pre",
+                                     items="3,2,1,0,3,2,1")
+    assert frame[["role", "value"]].values.tolist() == [["therapist", 12.0]]
+    with pytest.warns(DeprecationWarning, match="prepare_entry"):
+        target = entry.prepare_entry(s, "D01", 2, "gad7", respondent="therapist",
+                                     timing="pre", amend=True)
+    assert target.role == "therapist"
+    with pytest.warns(DeprecationWarning, match="EntryTarget.role"):
+        assert target.respondent == "therapist"
+    with pytest.warns(DeprecationWarning, match="amend_response"):
+        entry.amend_response(s, "D01", 2, "gad7", respondent="therapist", timing="pre",
+                             items="0,0,0,0,0,0,0", reason="test")
+    assert s.scores()["value"].tolist() == [0.0]
+    with pytest.warns(DeprecationWarning), pytest.raises(InputError, match="disagree"):
+        entry.enter_response(s, "D01", 3, "gad7", role="patient", respondent="therapist",
+                             timing="pre", items="0,0,0,0,0,0,0")
+    with pytest.raises(TypeError, match="missing required keyword argument: 'role'"):
+        entry.enter_response(s, "D01", 3, "gad7", timing="pre", items="0,0,0,0,0,0,0")
+    assert len(s.responses()) == 1
 
 
 def test_amend_keeps_the_old_values_in_the_audit_trail(small_study):
     """The audit row's old JSON holds exactly the values and scores entered before."""
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items="3,2,1,0,3,2,1")
     with pytest.raises(InputError, match="needs a reason"):
-        entry.amend_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+        entry.amend_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                              items="3,2,2,0,3,2,1", reason="  ")
     with pytest.raises(InputError, match="nothing to amend"):
-        entry.amend_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+        entry.amend_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                              items="3,2,1,0,3,2,1", reason="same")
     with pytest.raises(NotFoundError, match="nothing to amend"):
-        entry.amend_response(s, "D01", 3, "gad7", respondent="patient", timing="pre",
+        entry.amend_response(s, "D01", 3, "gad7", role="patient", timing="pre",
                              items="3,2,2,0,3,2,1", reason="x")
-    new = entry.amend_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    new = entry.amend_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                                items="3,2,2,0,3,2,NA", reason="item 3 misread")
     # 3+2+2+0+3+2 = 12 over 6 answered, prorated: 12 * 7/6 = 14
     assert new["value"].tolist() == [14.0] and new["prorated"].tolist() == [True]
@@ -332,7 +357,7 @@ def test_amend_keeps_the_old_values_in_the_audit_trail(small_study):
     assert s.verify_audit() == []
     s.lock_session("D01", 2)
     with pytest.raises(ConflictError, match="studymgr session unlock D01 2"):
-        entry.amend_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+        entry.amend_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                              items="0,0,0,0,0,0,0", reason="x")
 
 
@@ -423,9 +448,9 @@ def test_import_one_bad_row_among_500_writes_nothing(battery_study, tmp_path):
 def test_import_lists_every_problem(small_study, tmp_path):
     """Each kind of bad row is reported with its line, column and reason, all at once."""
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items="1,1,1,1,1,1,1")
-    good = {"dyad": "D01", "session": "3", "respondent": "patient", "timing": "pre",
+    good = {"dyad": "D01", "session": "3", "role": "patient", "timing": "pre",
             "instrument": "gad7", **{f"i{k}": "1" for k in range(1, 8)}}
     rows = [
         good,                                                   # line 2: fine
@@ -433,14 +458,14 @@ def test_import_lists_every_problem(small_study, tmp_path):
         {**good, "session": "8"},                               # 4: no such session
         {**good, "session": "1"},                               # 5: locked
         {**good, "instrument": "phq9"},                         # 6: unknown instrument
-        {**good, "respondent": "rater"},                        # 7: bad respondent
+        {**good, "role": "rater"},                        # 7: bad role
         {**good, "instrument": "srs", "i5": "", "i6": "", "i7": ""},  # 8: srs is post only
         {**good, "i2": "x", "i4": "4"},                         # 9: two bad cells
         {**good, "i9": "3"},                                    # 10: gad7 has no item 9
         good,                                                   # 11: duplicate of line 2
         {**good, "session": "2", "i1": "0"},                    # 12: stored with other values
         {**good, "session": "two"},                             # 13: bad session number
-        {**good, "instrument": "wai-sr", "respondent": "therapist",
+        {**good, "instrument": "wai-sr", "role": "therapist",
          **{f"i{k}": "3" for k in range(1, 13)}},               # 14: wai-sr is patient only
     ]
     rows.insert(13, {**good, "dyad": "D08", "i1": "5"})         # 15: two problems
@@ -452,13 +477,13 @@ def test_import_lists_every_problem(small_study, tmp_path):
         entry.import_responses(s, path)
     found = {(p.line, p.column) for p in info.value.problems}
     assert found == {(3, "dyad"), (4, "session"), (5, "session"), (6, "instrument"),
-                     (7, "respondent"), (8, "timing"), (9, "i2"), (9, "i4"), (10, "i9"),
-                     (11, ""), (12, ""), (13, "session"), (14, "respondent"), (14, "timing"),
+                     (7, "role"), (8, "timing"), (9, "i2"), (9, "i4"), (10, "i9"),
+                     (11, ""), (12, ""), (13, "session"), (14, "role"), (14, "timing"),
                      (15, "i1"), (15, "dyad"), (16, "")}
     text = str(info.value)
     assert text.splitlines()[0] == "14 bad rows in mixed.csv: nothing imported"
     for needle in ("unknown dyad D09", "has no session 8", "session D01/1 is locked",
-                   "unknown instrument 'phq9'", "invalid respondent", "post a session only",
+                   "unknown instrument 'phq9'", "invalid role", "post a session only",
                    "'x' is neither a number", "gad7 has no such item", "as line 2",
                    "studymgr scores amend D01 2", "expected an integer",
                    "has 7 fields but the header has 17"):
@@ -469,9 +494,9 @@ def test_import_lists_every_problem(small_study, tmp_path):
 def test_import_header_problems(small_study, tmp_path):
     """Unknown columns and missing item columns are reported against the header."""
     s = small_study
-    row = {"dyad": "D01", "session": "2", "respondent": "patient", "timing": "pre",
+    row = {"dyad": "D01", "session": "2", "role": "patient", "timing": "pre",
            "instrument": "gad7", **{f"i{k}": "1" for k in range(1, 7)}, "notes": "hi"}
-    cols = ["dyad", "session", "respondent", "timing", "instrument",
+    cols = ["dyad", "session", "role", "timing", "instrument",
             *[f"i{k}" for k in range(1, 7)], "notes"]
     with pytest.raises(entry.ImportRowsError) as info:
         entry.import_responses(s, write_csv(tmp_path / "h.csv", [row], columns=cols))
@@ -485,16 +510,35 @@ def test_import_header_problems(small_study, tmp_path):
           **{f"item_{k}": "2" for k in range(1, 7)}, "i7": "2", "notes": ""}
     written = write_csv(tmp_path / "ok.csv", [ok], columns=[*cols, "i7"])
     assert entry.import_responses(s, written).imported == 1
-    cols2 = ["dyad", "session", "respondent", "timing", "instrument", "1", "i1",
+    cols2 = ["dyad", "session", "role", "timing", "instrument", "1", "i1",
              *[f"i{k}" for k in range(2, 8)]]
     with pytest.raises(entry.ImportRowsError, match="columns '1' and 'i1' both name item 1"):
         entry.import_responses(s, write_csv(tmp_path / "h2.csv", [row], columns=cols2))
 
 
+def test_import_reads_the_old_respondent_column_as_role(small_study, tmp_path, caplog):
+    """A CSV whose column is named ``respondent`` (any case; its name before schema v4) imports
+    as if it were ``role``, with a warning that names the file; with both, ``role`` counts."""
+    s = small_study
+    old = tmp_path / "old.csv"
+    old.write_text("dyad,session,Respondent,timing,instrument,1,2,3,4,5,6,7\n"
+                   "D01,2,therapist,pre,gad7,3,2,1,0,3,2,1\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        result = entry.import_responses(s, old)
+    assert result.imported == 1
+    assert "old.csv: column 'Respondent' is read as 'role'" in caplog.text
+    assert s.scores()[["role", "value"]].values.tolist() == [["therapist", 12.0]]
+    both = tmp_path / "both.csv"
+    both.write_text("dyad,session,role,respondent,timing,instrument,1,2,3,4,5,6,7\n"
+                    "D01,3,patient,therapist,pre,gad7,0,0,0,0,0,0,0\n", encoding="utf-8")
+    with pytest.raises(entry.ImportRowsError, match="column 'respondent'.*neither a key column"):
+        entry.import_responses(s, both)
+
+
 def test_import_formats_semicolons_bom_prefixes_and_optional_timing(small_study, tmp_path):
     """Accepted variants give the same stored values as the plain form."""
     s = small_study
-    text = ("\ufeffDyad;Session;Respondent;Instrument;item_1;ITEM2;3;i4\r\n"
+    text = ("\ufeffDyad;Session;Role;Instrument;item_1;ITEM2;3;i4\r\n"
             "D01;2;patient;srs;7.5;8;REF;9.9\r\n"
             "\r\n"
             "D01;3;Patient;srs@2003;1;2;3;4\r\n")
@@ -512,14 +556,14 @@ def test_import_formats_semicolons_bom_prefixes_and_optional_timing(small_study,
 @pytest.mark.parametrize(("content", "error", "pattern"), [
     (b"", InputError, "is empty"),
     (b"   \n\n", InputError, "is empty"),
-    (b"dyad,session,respondent,timing,instrument,1\n", InputError, "has a header but no rows"),
+    (b"dyad,session,role,timing,instrument,1\n", InputError, "has a header but no rows"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", InputError, "not a text file"),
     (b"PK\x03\x04\x14\x00\x06\x00", InputError, "openpyxl"),
     (b"caf\xe9,session\n", InputError, "not UTF-8"),
     (b"hello world\nthis is not a table\n", InputError, "lacks the column"),
-    (b"dyad,session,respondent,instrument,Dyad\nD01,1,patient,gad7,x\n", InputError,
+    (b"dyad,session,role,instrument,Dyad\nD01,1,patient,gad7,x\n", InputError,
      "appears twice"),
-    (b'dyad,session,respondent,instrument,1\nD01,2,patient,gad7,"1\n', InputError,
+    (b'dyad,session,role,instrument,1\nD01,2,patient,gad7,"1\n', InputError,
      "not valid CSV"),
 ])
 def test_read_table_refuses_malformed_files(tmp_path, content, error, pattern):
@@ -555,12 +599,12 @@ def test_parse_items_text():
 
 def test_scores_filters_and_columns(small_study):
     s = small_study
-    entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                          items="3,2,1,0,3,2,1")
-    entry.enter_response(s, "D02", 1, "who5", respondent="therapist", timing="post",
+    entry.enter_response(s, "D02", 1, "who5", role="therapist", timing="post",
                          items="5,5,5,5,5")
     all_scores = s.scores()
-    assert list(all_scores.columns) == ["dyad", "session", "respondent", "timing", "instrument",
+    assert list(all_scores.columns) == ["dyad", "session", "role", "timing", "instrument",
                                         "version", "construct", "scale", "value", "n_answered",
                                         "n_items", "prorated", "band", "primary"]
     assert len(all_scores) == 3
@@ -583,9 +627,9 @@ def test_status_counts_entered_and_expected_questionnaires(small_study):
     D01/1 (locked, nothing entered) misses both, and the interview session expects nothing."""
     s = small_study
     for n in (2, 3):
-        entry.enter_response(s, "D01", n, "gad7", respondent="patient", timing="pre",
+        entry.enter_response(s, "D01", n, "gad7", role="patient", timing="pre",
                              items="1,1,1,1,1,1,1")
-    entry.enter_response(s, "D01", 2, "who5", respondent="patient", timing="pre",
+    entry.enter_response(s, "D01", 2, "who5", role="patient", timing="pre",
                          items="1,1,1,1,1")
     st = s.status().set_index(["dyad", "session"])
     assert st.loc[("D01", 2), "mark_q"] == "q2"
@@ -624,7 +668,7 @@ def test_reliability_matches_the_textbook_formula(tmp_path):
             latent = rng.normal(1.5, 0.8)
             vals = np.clip(np.rint(latent + rng.normal(0, 0.5, 7)), 0, 3).astype(int)
             matrices.setdefault(n, []).append(vals)
-            rows.append({"dyad": f"D{d:02d}", "session": str(n), "respondent": "patient",
+            rows.append({"dyad": f"D{d:02d}", "session": str(n), "role": "patient",
                          "timing": "pre", "instrument": "gad7",
                          **{f"i{k}": str(v) for k, v in enumerate(vals, start=1)}})
     # one response with a missing item: dropped listwise
@@ -664,8 +708,8 @@ def test_reliability_small_groups_get_a_note(small_study):
     sessions the items move together perfectly, so alpha is exactly 1 (by hand: item variances
     sum to k * 0.5, total variance is (k * 1)^2 * 0.5, alpha = k/(k-1) * (1 - 1/k) = 1)."""
     s = small_study
-    entry.enter_response(s, "D01", 2, "wai-sr", respondent="patient", items=[4] * 12)
-    entry.enter_response(s, "D01", 3, "wai-sr", respondent="patient", items=[5] * 12)
+    entry.enter_response(s, "D01", 2, "wai-sr", role="patient", items=[4] * 12)
+    entry.enter_response(s, "D01", 3, "wai-sr", role="patient", items=[5] * 12)
     table = entry.reliability(s, "wai-sr", by_session=True)
     assert table["scale"].tolist()[:4] == ["task", "bond", "goal", "total"]
     assert len(table) == 12  # (all, session 2, session 3) x 4 scales
@@ -680,7 +724,7 @@ def test_stored_definition_wins_over_the_shipped_one(small_study, caplog):
     """A study keeps scoring with its stored copy even if the shipped built-in differs (a newer
     studymgr may correct a key); a stored row whose hash does not match is refused."""
     from studymgr.compute.instruments import load_instrument
-    from studymgr.store.responses import StoredInstrument
+    from studymgr.runs.questionnaires import StoredInstrument
 
     s = small_study
     old = {**BUILTIN["gad7"].definition,
@@ -701,7 +745,7 @@ def test_stored_definition_wins_over_the_shipped_one(small_study, caplog):
     with caplog.at_level("WARNING"):
         assert s.instrument("gad7").content_hash == inst.content_hash
     assert "differs from the one shipped" in caplog.text
-    frame = entry.enter_response(s, "D01", 2, "gad7", respondent="patient", timing="pre",
+    frame = entry.enter_response(s, "D01", 2, "gad7", role="patient", timing="pre",
                                  items="3,2,1,0,3,2,1")
     assert frame["value"].tolist() == [12.0] and frame["band"].tolist() == [None]
     with s.transaction():

@@ -19,17 +19,18 @@ import pandas as pd
 import pytest
 
 from studymgr.compute.events.agreement import window_means
-from studymgr.compute.synchrony.coherence import band_coherence, wavelet_coherence
-from studymgr.errors import InputError
-from studymgr.runs.eventlocked import (
+from studymgr.compute.events.eventlocked import (
     EventLockedConfig,
     eventlocked_session,
-    eventlocked_table,
-    moments_figure,
-    session_timecourse,
     time_resolved_coherence,
 )
-from studymgr.runs.synchrony import PreparedScan, SynchronyConfig
+from studymgr.compute.synchrony.coherence import band_coherence, wavelet_coherence
+from studymgr.compute.synchrony.config import SynchronyConfig
+from studymgr.compute.synchrony.prepared import PreparedScan
+from studymgr.errors import InputError
+from studymgr.present.figures import moments_figure
+from studymgr.present.tables import eventlocked_table
+from studymgr.runs.eventlocked import session_timecourse
 
 T0 = dt.datetime(2025, 3, 3, 10, 0, 0, tzinfo=dt.UTC)
 SFREQ = 5.0
@@ -176,6 +177,39 @@ def test_moments_figure_draws_marks_and_time_course():
     assert len(only_marks.get_axes()) == 1
 
 
+def test_old_import_paths_keep_working():
+    """Code written against the old module studymgr.eventlocked (now split into
+    compute.events.eventlocked, runs.eventlocked and the presentation layer) still finds the same
+    objects through the old path; the table and figure with a DeprecationWarning naming their
+    new home."""
+    import sys
+    import warnings
+
+    from studymgr.compute.events import eventlocked as pure
+    from studymgr.runs.eeg import compute_eeg
+    from studymgr.runs.eventlocked import compute_eventlocked
+
+    sys.modules.pop("studymgr.eventlocked", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import studymgr.eventlocked as old
+
+        assert old.EventLockedConfig is EventLockedConfig and old.compute_eeg is compute_eeg
+        assert old.compute_eventlocked is compute_eventlocked
+        assert old.eventlocked_session is pure.eventlocked_session
+        assert old.eventlocked_table is eventlocked_table
+        assert old.moments_figure is moments_figure
+    assert [str(w.message).split(";")[0] for w in caught] == [
+        "studymgr.eventlocked moved to studymgr.runs.eventlocked",
+        "studymgr.eventlocked.eventlocked_table moved to "
+        "studymgr.present.tables.eventlocked_table",
+        "studymgr.eventlocked.moments_figure moved to "
+        "studymgr.present.figures.moments_figure"]
+    assert all(issubclass(w.category, DeprecationWarning) for w in caught)
+    with pytest.raises(AttributeError):
+        _ = old.no_such_name
+
+
 # -- through a study -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def session_study(tmp_path_factory):
@@ -225,7 +259,7 @@ def test_compute_store_and_rerun(session_study):
     assert len(fig.get_axes()) == 2
 
 
-def test_cli_moments_compute_and_list(session_study):
+def test_cli_eventlocked_compute_and_list(session_study):
     """The CLI runs the same computation and lists tidy and wide results."""
     from click.testing import CliRunner
 
@@ -234,19 +268,19 @@ def test_cli_moments_compute_and_list(session_study):
     study, _ = session_study
     runner = CliRunner()
     db = str(study.path)
-    out = runner.invoke(cli, ["--db", db, "moments", "compute", "--permutations", "49",
+    out = runner.invoke(cli, ["--db", db, "eventlocked", "compute", "--permutations", "49",
                               "--dyad", "D01", "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)
     assert rows[0]["status"] == "computed"
-    wide = runner.invoke(cli, ["--db", db, "moments", "list", "--wide", "--csv"],
+    wide = runner.invoke(cli, ["--db", db, "eventlocked", "list", "--wide", "--csv"],
                          catch_exceptions=False)
     header = wide.stdout.splitlines()[0].split(",")
     assert {"MOI", "p_MOI", "MONI", "p_MONI", "rest"} <= set(header)
 
 
 def test_missing_recording_fails_its_session_only(session_study, tmp_path):
-    """A recording file gone from the data folder: 'moments compute' reports that session as
+    """A recording file gone from the data folder: 'eventlocked compute' reports that session as
     failed in one line (what is missing, how to restore it) and stores nothing for it."""
     import studymgr
     from tests.test_report import copy_study

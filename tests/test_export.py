@@ -392,8 +392,8 @@ def test_bids_tables_and_phenotype(bids):
     assert len(gad) == 16 and gad["participant_id"].str.startswith("sub-P").all()
     assert {"item_1", "item_7", "score_total", "session_id", "timing"} <= set(gad.columns)
     who5 = pd.read_csv(root / "phenotype" / "who5.tsv", sep="\t")
-    assert set(who5["respondent"]) == {"patient", "therapist"}
-    assert set(who5.loc[who5["respondent"] == "therapist", "participant_id"]) == {"sub-T01"}
+    assert set(who5["role"]) == {"patient", "therapist"}
+    assert set(who5.loc[who5["role"] == "therapist", "participant_id"]) == {"sub-T01"}
     assert (root / "dataset_description.json").exists()
     description = json.loads((root / "dataset_description.json").read_text())
     assert description["Name"] == "haifa"

@@ -137,7 +137,7 @@ cell = st.one_of(st.sampled_from(HOSTILE), st.integers(-2, 12).map(str),
 def score_csv(draw) -> bytes:
     if draw(st.integers(0, 19)) == 0:
         return draw(st.binary(max_size=300))
-    header = ["dyad", "session", "respondent", "timing", "instrument"] + [
+    header = ["dyad", "session", "role", "timing", "instrument"] + [
         f"i{j}" for j in range(1, 13)]
     header = draw(st.permutations(header))
     clean = draw(st.integers(0, 2)) == 0  # a third of the files are valid as written
@@ -148,7 +148,7 @@ def score_csv(draw) -> bytes:
         name = draw(st.sampled_from(sorted(BUILTIN)))
         definition = BUILTIN[name]
         valid = {"dyad": "D01", "session": str(draw(st.integers(2, 99))),
-                 "respondent": draw(st.sampled_from(definition["roles"])),
+                 "role": draw(st.sampled_from(definition["roles"])),
                  "timing": draw(st.sampled_from(definition["timings"])),
                  "instrument": name}
         for j, item in enumerate(definition["items"], start=1):
@@ -194,7 +194,7 @@ def test_score_csv_import(fuzz_study, data):
             inst = study.instrument(spec)
             items = study.items(dyad=row["dyad"].strip(), instrument=spec,
                                 session=int(row["session"]))
-            items = items[(items["respondent"] == row["respondent"].strip().lower())]
+            items = items[(items["role"] == row["role"].strip().lower())]
             if row.get("timing", "").strip():
                 items = items[items["timing"] == row["timing"].strip().lower()]
             stored = [m if isinstance(m, str) else v for v, m in
@@ -583,9 +583,9 @@ def test_sql_and_paths_are_refused_everywhere(fuzz_study, bad):
         lambda s: s.events(dyad=bad),
         lambda s: s.instrument(bad),
         lambda s: s.import_events("D01", 2, path, rater=bad),
-        lambda s: entry.enter_response(s, bad, 2, "gad7", respondent="patient",
+        lambda s: entry.enter_response(s, bad, 2, "gad7", role="patient",
                                        timing="pre", items=[0] * 7),
-        lambda s: entry.enter_response(s, "D01", 2, bad, respondent="patient",
+        lambda s: entry.enter_response(s, "D01", 2, bad, role="patient",
                                        timing="pre", items=[0] * 7),
         lambda s: s.import_scan(bad, 2, "patient", path),
         lambda s: s.import_scan("D01", 2, bad, path),
@@ -624,9 +624,9 @@ item_text = st.one_of(st.lists(st.integers(0, 3).map(str), min_size=7, max_size=
                       st.sampled_from(["pre", "post"])))
 def test_typed_item_values(fuzz_study, text, slot):
     folder, db = fuzz_study
-    session, respondent, timing = slot
+    session, role, timing = slot
     result = attempt(folder, db, lambda s: entry.enter_response(
-        s, "D01", session, "gad7", respondent=respondent, timing=timing, items=text))
+        s, "D01", session, "gad7", role=role, timing=timing, items=text))
     if isinstance(result, StudyError):
         return
     parts = [p.strip() for p in text.split(",")]
@@ -636,7 +636,7 @@ def test_typed_item_values(fuzz_study, text, slot):
     assert len(parts) == 7
     with open_study(db) as study:
         items = study.items(dyad="D01", instrument="gad7", session=session)
-        items = items[(items["respondent"] == respondent) & (items["timing"] == timing)]
+        items = items[(items["role"] == role) & (items["timing"] == timing)]
         stored = [m if isinstance(m, str) else v for v, m in
                   zip(items["value"], items["missing"], strict=True)]
     assert stored == [expected_items(p) for p in parts]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import studymgr
-from studymgr import StudyError
+from studymgr import ConflictError, StudyError
 from studymgr.resources import schemas_dir
+from studymgr.runs import entry
 from studymgr.store import database
 
 DATA = Path(__file__).parent / "data"
@@ -146,3 +147,50 @@ def test_v2_asymmetry_moves_from_the_run_message_to_person_measures(tmp_path):
         assert new["value"] == old["value"]  # the same float, moved not recomputed
         assert (old["sd"] is None and new["sd"] != new["sd"]) or new["sd"] == old["sd"]
     assert run_message == ("; ".join(before["warnings"]) or None)
+
+
+def test_v3_respondent_becomes_role(tmp_path):
+    """The frozen v3 study (two dyads; gad7 and who5 answered by both roles, wai-sr by the
+    patient; entered, amended and imported; session D01/1 locked) keeps every response, item
+    value and score row through the v4 upgrade; only the column ``responses.respondent`` is now
+    called ``role``, and its CHECK and UNIQUE constraints follow it."""
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((DATA / "study_v3.sql").read_text())
+    tables = ("responses", "response_items", "scores")
+    before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(responses)")]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+    assert "respondent" in columns and "role" not in columns
+    assert {r[columns.index("respondent")] for r in before["responses"]} == {"therapist",
+                                                                             "patient"}
+    assert {r[columns.index("status")] for r in before["responses"]} == {"entered", "amended"}
+    with studymgr.open_study(path) as study:
+        assert study.schema_version == database.schema_version() >= 4
+        conn = study.db.conn
+        assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                for t in tables} == before
+        assert [r[1] for r in conn.execute("PRAGMA table_info(responses)")] == [
+            "role" if c == "respondent" else c for c in columns]
+        unique = [i[1] for i in conn.execute("PRAGMA index_list(responses)") if i[2]]
+        assert [[c[2] for c in conn.execute(f"PRAGMA index_info('{name}')")]
+                for name in unique] == [["session_id", "instrument_id", "role", "timing"]]
+        scores = study.scores()
+        assert set(zip(scores["dyad"], scores["session"], scores["role"], scores["instrument"],
+                       strict=True)) == {
+            ("D01", 1, "patient", "gad7"), ("D01", 1, "therapist", "gad7"),
+            ("D01", 1, "therapist", "who5"), ("D01", 1, "patient", "wai-sr"),
+            ("D01", 2, "patient", "gad7"), ("D02", 1, "patient", "gad7"),
+            ("D02", 1, "therapist", "who5")}
+        assert study.session("D01", 1)["locked"]
+        assert study.verify_audit() == []
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: role"):
+            conn.execute("INSERT INTO responses (session_id, instrument_id, role, timing, "
+                         "entered_by, entered_at) VALUES (3, 1, 'rater', 'pre', 't', 'x')")
+        with pytest.raises(ConflictError, match="already entered"):  # UNIQUE on role kept
+            entry.enter_response(study, "D02", 1, "gad7", role="patient", timing="pre",
+                                 items="0,0,0,0,0,0,0")
+        entry.enter_response(study, "D02", 1, "gad7", role="therapist", timing="pre",
+                             items="0,0,0,0,0,0,0")
+        assert len(study.responses()) == len(before["responses"]) + 1

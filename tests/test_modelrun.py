@@ -3,7 +3,8 @@
 
 Independent references:
 
-- the planted effects of :func:`studymgr.compute.simulate.study.simulate_study` (truth.json): synchrony grows
+- the planted effects of :func:`studymgr.compute.simulate.study.simulate_study` (truth.json):
+  synchrony grows
   over sessions in real dyads only (pseudo pairs are flat noise), symptoms fall as synchrony rises,
   ROI pair ``A-A`` carries the growth and ``B-B`` does not;
 - the exported analysis table (``models data``) refitted by direct calls of the pure model
@@ -177,7 +178,7 @@ def test_end_to_end_planted_effects(simulated, tmp_path):
     assert (roi["p_fdr"] >= roi["p"] - 1e-15).all()
     constructs = res["constructs"].set_index("construct")
     assert constructs.loc["symptoms", "instrument"] == "gad7"
-    assert constructs.loc["alliance", ["respondent", "timing"]].tolist() == ["patient", "post"]
+    assert constructs.loc["alliance", ["role", "timing"]].tolist() == ["patient", "post"]
 
 
 def test_stored_numbers_equal_an_independent_refit(simulated, tmp_path):
@@ -312,10 +313,10 @@ def _small_study(db: Path, n_dyads: int, constant_srs: bool = False) -> None:
                 study.add_session(d, n)
                 true_values[(d, n)] = float(np.clip(0.2 + 0.05 * n + rng.normal(0, .03), 0, 1))
                 gad = rng.integers(0, 4, 7)
-                rows.append({"dyad": d, "session": n, "respondent": "patient", "timing": "pre",
+                rows.append({"dyad": d, "session": n, "role": "patient", "timing": "pre",
                              "instrument": "gad7", **{f"i{k + 1}": v for k, v in enumerate(gad)}})
                 srs = [7, 7, 7, 7] if constant_srs else rng.integers(3, 10, 4)
-                rows.append({"dyad": d, "session": n, "respondent": "patient",
+                rows.append({"dyad": d, "session": n, "role": "patient",
                              "timing": "post", "instrument": "srs",
                              **{f"i{k + 1}": v for k, v in enumerate(srs)}})
         path = db.parent / "q.csv"
@@ -354,6 +355,27 @@ def test_constant_outcome_is_recorded_as_failed(tmp_path):
     show = cli("models", "show", "--model", "outcome:session_quality")
     assert "== outcome:session_quality (failed) ==" in show.output
     assert "Failed: outcome 'session_quality' is constant" in show.output
+
+
+def test_run_stored_before_v4_reads_respondent_as_role(study):
+    """A models run stored before schema v4 names the role of a construct's source
+    ``respondent``; it is read back as ``role`` (the stored JSON is left as it was)."""
+    old_source = {"instrument": "gad7", "version": "2006", "scale": "total",
+                  "respondent": "patient", "timing": "pre", "n_responses": 4, "n_in_table": 4,
+                  "chosen": "default"}
+    config = {"constructs": {"symptoms": {"instrument": None, "scale": None,
+                                          "respondent": "patient", "timing": "pre"}},
+              "sources": {"symptoms": old_source}}
+    study._save_model_run(config=config, config_hash="0" * 64, input_hashes={}, versions={},
+                          notes=[], fits=[], started_at="2025-01-01T00:00:00Z")
+    run = study.model_run()
+    assert run["config"]["sources"]["symptoms"]["role"] == "patient"
+    assert run["config"]["constructs"]["symptoms"]["role"] == "patient"
+    assert "respondent" not in run["config"]["sources"]["symptoms"]
+    constructs = study.model_results()["constructs"].set_index("construct")
+    assert constructs.loc["symptoms", ["role", "timing"]].tolist() == ["patient", "pre"]
+    stored = study.db.conn.execute("SELECT config FROM analysis_runs").fetchone()[0]
+    assert json.loads(stored) == config
 
 
 def test_one_dyad_nothing_fitted_exit_2_store_unchanged(tmp_path):

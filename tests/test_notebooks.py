@@ -1,11 +1,10 @@
 """The notebooks run top to bottom (as scripts, the way jupytext percent files run without a
 kernel), so that they never rot.
 
-The first notebook finds no demo and makes a small one (studymgr.runs.demo.ensure_demo with the QUICK
-settings); the second reuses it. Each notebook checks its own numbers against an independent
-route (notebook 1: its refit equals the stored models run; notebook 2: the refit from the
-exported CSV equals the exported model terms, and its APA table equals the exported publication
-table).
+The first notebook finds no demo and makes a small one (studymgr.runs.demo.ensure_demo with the
+QUICK settings); the second reuses it. Each notebook checks its own numbers against an independent
+route (notebook 1: its refit equals the stored models run; notebook 2: the refit from the exported
+CSV equals the exported model terms, and its APA table equals the exported publication table).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Power and false-positive rate by simulation (studymgr.compute.simulate.power, ``studymgr simulate power``).
+"""Power and false-positive rate by simulation (studymgr.compute.simulate.power,
+``studymgr simulate power``).
 
 Independent references:
 
@@ -20,9 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studymgr.compute.simulate.power import PowerDesign, PowerResult, plot_power, simulate_power
-from studymgr.compute.simulate.study import simulate_synchrony_table
+from studymgr.compute.simulate.power import PowerDesign, PowerResult, simulate_power
+from studymgr.compute.simulate.study import Effects, simulate_synchrony_table
 from studymgr.errors import InputError
+from studymgr.present.figures import plot_power
 from studymgr.runs.executors import LocalExecutor
 
 DESIGN = PowerDesign(n_dyads=8, n_sessions=6, scanned=(1, 3, 5), slope=-4.0)
@@ -182,6 +184,38 @@ def test_bad_simulation_parameters_fail_before_any_work():
         simulate_power(PowerDesign(n_sessions=3, scanned=(1, 4)), reps=2)
     with pytest.raises(InputError, match="synchrony_noise_sd"):
         simulate_power(PowerDesign(synchrony_noise_sd=-1.0), reps=2)
+
+
+def test_design_holds_one_effects_and_keeps_the_old_keywords():
+    """The background of the planted model is an Effects; the flat keywords of earlier
+    versions replace its fields; the JSON form is flat as before."""
+    old_style = PowerDesign(n_dyads=5, baseline_coupling=0.3, coupling_sd_session=0.1,
+                            outcome_sd_dyad=0.5)
+    grouped = PowerDesign(n_dyads=5, effects=Effects(baseline_coupling=0.3,
+                                                     coupling_sd_session=0.1,
+                                                     outcome_sd_dyad=0.5))
+    assert old_style == grouped
+    assert old_style.effects.baseline_coupling == 0.3
+    assert old_style.to_dict() == {
+        "n_dyads": 5, "n_sessions": 6, "scanned": None, "growth": 0.02, "outcome": "symptoms",
+        "slope": -2.0, "baseline_coupling": 0.3, "coupling_sd_dyad": 0.05,
+        "coupling_sd_growth": 0.02, "coupling_sd_session": 0.1, "outcome_sd_dyad": 0.5,
+        "outcome_sd_session": 0.4, "synchrony_noise_sd": 0.05}
+    with pytest.raises(TypeError, match="symptom_slope"):
+        PowerDesign(symptom_slope=-1.0)  # planted per condition: use slope= and outcome=
+    with pytest.raises(InputError, match="effects must be an Effects"):
+        PowerDesign(effects={"growth": 0.1})
+
+
+def test_condition_effects_plant_growth_and_one_outcome_slope():
+    design = PowerDesign(outcome="wellbeing", effects=Effects(symptom_slope=-5.0,
+                                                              alliance_effect=1.0))
+    effects = design.effects_for(growth=0.03, slope=2.0)
+    assert effects.growth == 0.03 and effects.wellbeing_slope == 2.0
+    assert effects.symptom_slope == effects.session_quality_slope == 0.0
+    assert effects.alliance_effect == 0.0
+    flat = simulate_synchrony_table(**design.simulation_kwargs(growth=0.03, slope=2.0), seed=4)
+    pd.testing.assert_frame_equal(design.simulate(growth=0.03, slope=2.0, seed=4), flat)
 
 
 def test_plot(result, tmp_path):

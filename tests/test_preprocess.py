@@ -2,8 +2,9 @@
 
 The independent peer is MNE / MNE-NIRS called directly, step by step, in the test: the chain must
 give the same numbers (within 1e-12, relative). Real recordings from ../shared/data/fnirs are used
-when present (skipped otherwise); synthetic recordings from studymgr.compute.simulate.study cover every path,
-and their planted truth (bad channels, systemic signals) checks what the steps are for.
+when present (skipped otherwise); synthetic recordings from studymgr.compute.simulate.study
+cover every path, and their planted truth (bad channels, systemic signals) checks what the steps
+are for.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ COLUMNS = {
                     "definition": JSON, "content_hash": HASH, "source": CHOICE,
                     "added_at": TIME},
     "responses": {"id": NUMBER, "session_id": NUMBER, "instrument_id": NUMBER,
-                  "respondent": CHOICE, "timing": CHOICE, "status": CHOICE, "source": CHOICE,
+                  "role": CHOICE, "timing": CHOICE, "status": CHOICE, "source": CHOICE,
                   "source_hash": HASH, "entered_by": STAFF, "entered_at": TIME},
     "response_items": {"response_id": NUMBER, "item": GENERATED, "position": NUMBER,
                        "value": NUMBER, "missing": CHOICE},
@@ -255,7 +255,7 @@ def test_database_wal_and_data_files_are_owner_only(small_study, tmp_path):
     -shm files, the data folder and everything in it are readable by their owner only."""
     from studymgr.runs import entry
 
-    entry.enter_response(small_study, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(small_study, "D01", 2, "gad7", role="patient", timing="pre",
                          items=[1] * 7)
     small_study.import_scan("D01", 2, "patient", write_snirf(tmp_path / "in" / "p.snirf"))
     small_study.import_scan("D01", 2, "therapist", write_nirx(tmp_path / "in" / "nirx"))

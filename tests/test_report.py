@@ -9,7 +9,8 @@ Independent references:
   standard error of the model-implied mean at each session from its fixed-effects covariance;
 - hand-made study states for the session flow and the completeness grid.
 
-The study is simulated (SNIRF files written by :func:`studymgr.compute.simulate.study.simulate_study`,
+The study is simulated (SNIRF files written by
+:func:`studymgr.compute.simulate.study.simulate_study`,
 imported through the scans API); its synchrony is planted through ``Study.save_synchrony``
 (the wavelet pipeline is tested elsewhere and too slow here), from the simulation's true
 coupling with a real :class:`SynchronyConfig` stored beside it.
@@ -397,7 +398,7 @@ def test_one_dyad_without_scans_or_models(study, tmp_path):
     study.add_dyad("D01", therapist="T01", patient="P01")
     for n in (1, 2, 3):
         study.add_session("D01", n, date=f"2025-03-0{n}")
-        enter_response(study, "D01", n, "gad7", respondent="patient", timing="pre",
+        enter_response(study, "D01", n, "gad7", role="patient", timing="pre",
                        items=[n % 4, 1, 2, 0, 1, 2, 3])
     html = _report(study, tmp_path)
     assert "No fNIRS recordings imported yet" in html
@@ -421,10 +422,10 @@ def test_failed_model_and_unscored_recordings_are_reported(tmp_path):
             for n in range(1, 5):
                 study.add_session(d, n)
                 values[(d, n)] = 0.3 + 0.04 * n + rng.normal(0, .02)
-                rows.append({"dyad": d, "session": n, "respondent": "patient", "timing": "pre",
+                rows.append({"dyad": d, "session": n, "role": "patient", "timing": "pre",
                              "instrument": "gad7",
                              **{f"i{k + 1}": int(v) for k, v in enumerate(rng.integers(0, 4, 7))}})
-                rows.append({"dyad": d, "session": n, "respondent": "patient", "timing": "post",
+                rows.append({"dyad": d, "session": n, "role": "patient", "timing": "post",
                              "instrument": "srs", **{f"i{k + 1}": 7 for k in range(4)}})
         q = tmp_path / "q.csv"
         pd.DataFrame(rows).astype({f"i{k}": "Int64" for k in range(1, 8)}).to_csv(q, index=False)

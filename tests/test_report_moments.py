@@ -8,7 +8,8 @@ Independent references:
 - the stored results read back through the study's readers (``eventlocked_results``,
   ``eeg_results``, ``eeg_asymmetry``), compared with the full-precision ``data-value`` of every
   numeric cell of the APA tables and with the printed text;
-- Fleiss' kappa from :func:`studymgr.compute.events.agreement.rater_agreement` (the pure function) on the marks
+- Fleiss' kappa from :func:`studymgr.compute.events.agreement.rater_agreement` (the pure function)
+  on the marks
   read with ``Study.events()``, with the tolerance given when the consensus was stored;
 - the consensus moments counted from ``Study.events()`` for the choice of timelines.
 

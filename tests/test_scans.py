@@ -619,6 +619,21 @@ def test_partial_copy_of_a_live_process_is_left_alone(scan_study, tmp_path):
     assert live.exists() and not dead.exists()
 
 
+def test_file_work_lives_above_the_store():
+    """The store only speaks SQL: the methods that read, copy or check recording files and event
+    CSVs come from the runs layer (mixed into Study), with the store's rows below them."""
+    from studymgr.runs.study import Study
+    from studymgr.store import Store
+
+    above = ["import_scan", "import_scans_dir", "plan_scans_dir", "load_scan", "check_scans",
+             "import_events", "rater_agreement"]
+    assert [m for m in above if hasattr(Store, m)] == []
+    assert {getattr(Study, m).__module__ for m in above} == {"studymgr.runs.recordings",
+                                                            "studymgr.runs.events"}
+    below = ["scans", "scan_quality", "scan_info", "scan_pairs", "events"]
+    assert {getattr(Study, m).__module__ for m in below} == {"studymgr.store.recordings"}
+
+
 # -- real recordings -----------------------------------------------------------------------
 @pytest.mark.shared_data
 def test_real_recordings_are_stored_as_mne_reports_them(study, shared_data):

@@ -107,12 +107,12 @@ def test_locked_session_is_read_only(conn):
     conn.execute("INSERT INTO instruments (name, version, construct, definition, content_hash, "
                  "source, added_at) VALUES ('x', '1', 'other', '{}', ?, 'user', ?)",
                  ("0" * 64, NOW))
-    refused(conn, "INSERT INTO responses (session_id, instrument_id, respondent, timing, "
+    refused(conn, "INSERT INTO responses (session_id, instrument_id, role, timing, "
             "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)", (sid, NOW),
             match="locked")
     # item values and scores of a response follow its session's lock
     conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
-    rid = conn.execute("INSERT INTO responses (session_id, instrument_id, respondent, timing, "
+    rid = conn.execute("INSERT INTO responses (session_id, instrument_id, role, timing, "
                        "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)",
                        (sid, NOW)).lastrowid
     conn.execute("INSERT INTO response_items (response_id, item, position, value) "
@@ -143,7 +143,7 @@ def test_response_items_keep_missing_codes_apart_from_values(conn):
     conn.execute("INSERT INTO instruments (name, version, construct, definition, content_hash, "
                  "source, added_at) VALUES ('x', '1', 'other', '{}', ?, 'user', ?)",
                  ("0" * 64, NOW))
-    rid = conn.execute("INSERT INTO responses (session_id, instrument_id, respondent, timing, "
+    rid = conn.execute("INSERT INTO responses (session_id, instrument_id, role, timing, "
                        "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)",
                        (sid, NOW)).lastrowid
     sql = ("INSERT INTO response_items (response_id, item, position, value, missing) "
@@ -153,8 +153,8 @@ def test_response_items_keep_missing_codes_apart_from_values(conn):
     refused(conn, sql, (rid, "3", 3, 2.0, "NA"), match="CHECK")
     refused(conn, sql, (rid, "4", 4, None, None), match="CHECK")
     refused(conn, sql, (rid, "5", 5, None, "maybe"), match="CHECK")
-    # a second entry for the same session, instrument, respondent and timing
-    refused(conn, "INSERT INTO responses (session_id, instrument_id, respondent, timing, "
+    # a second entry for the same session, instrument, role and timing
+    refused(conn, "INSERT INTO responses (session_id, instrument_id, role, timing, "
             "entered_by, entered_at) VALUES (?, 1, 'patient', 'pre', 'u', ?)", (sid, NOW),
             match="UNIQUE")
     refused(conn, "UPDATE instruments SET definition = '{\"a\": 1}'", match="immutable")

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import snapshot
 from tests.test_entry import BUILTIN, add_sessions, make_rows, random_values, write_csv
 
-GAD = ["--respondent", "patient", "--timing", "pre"]
+GAD = ["--role", "patient", "--timing", "pre"]
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def entered(small_study, cli, tmp_path):
     and a set of malformed input files in tmp_path/in."""
     from studymgr.runs import entry
 
-    entry.enter_response(small_study, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(small_study, "D01", 2, "gad7", role="patient", timing="pre",
                          items="3,2,1,0,3,2,1")
     small_study.close()  # an open connection keeps -wal/-shm files: close before snapshots
     folder = tmp_path / "in"
@@ -35,7 +35,7 @@ def entered(small_study, cli, tmp_path):
     (folder / "empty.csv").write_bytes(b"")
     (folder / "binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00")
     (folder / "nocols.csv").write_text("name,score\nD01,3\n")
-    (folder / "header.csv").write_text("dyad,session,respondent,timing,instrument,1\n")
+    (folder / "header.csv").write_text("dyad,session,role,timing,instrument,1\n")
     (folder / "book.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     (folder / "changed.json").write_text(json.dumps(
         {**BUILTIN["gad7"].definition, "title": "GAD-7, my copy"}))
@@ -54,11 +54,11 @@ BAD_INPUTS = [
      "unknown instrument 'phq9'"),
     (["scores", "enter", "D01", "3", "gad7", *GAD, "--items", "1=3,2=2,3=1,4=0,5=3,6=2,8=1"],
      "unknown item '8'"),
-    (["scores", "enter", "D01", "3", "srs", "--respondent", "therapist", "--items", "1,2,3,4"],
+    (["scores", "enter", "D01", "3", "srs", "--role", "therapist", "--items", "1,2,3,4"],
      "srs is filled in by the patient only, not by the therapist"),
-    (["scores", "enter", "D01", "3", "srs", "--respondent", "patient", "--timing", "pre",
+    (["scores", "enter", "D01", "3", "srs", "--role", "patient", "--timing", "pre",
       "--items", "1,2,3,4"], "srs is given post a session only, not pre"),
-    (["scores", "enter", "D01", "3", "gad7", "--respondent", "patient", "--items", "0"],
+    (["scores", "enter", "D01", "3", "gad7", "--role", "patient", "--items", "0"],
      "gad7 is given pre or post a session"),
     (["scores", "enter", "D09", "1", "gad7", *GAD, "--items", "3,2,1,0,3,2,1"],
      "unknown dyad D09"),
@@ -69,8 +69,12 @@ BAD_INPUTS = [
     (["scores", "enter", "D01", "1", "gad7", *GAD, "--items", "3,2,1,0,3,2,1"],
      "session D01/1 is locked: unlock it first ('studymgr session unlock D01 1"),
     (["scores", "enter", "D01", "1", "gad7", *GAD], "studymgr session unlock D01 1"),
-    (["scores", "enter", "D01", "3", "gad7", "--respondent", "rater", "--items", "0"],
-     "Invalid value for '--respondent'"),
+    (["scores", "enter", "D01", "3", "gad7", "--role", "rater", "--items", "0"],
+     "Invalid value for '--role'"),
+    (["scores", "enter", "D01", "3", "gad7", "--timing", "pre", "--items", "0,0,0,0,0,0,0"],
+     "Missing option '--role'"),
+    (["scores", "enter", "D01", "3", "gad7", *GAD, "--respondent", "therapist", "--items",
+      "0,0,0,0,0,0,0"], "--role and --respondent (its old name) disagree"),
     (["scores", "amend", "D01", "1", "gad7", *GAD, "--items", "0,0,0,0,0,0,0", "--reason", "x"],
      "studymgr session unlock D01 1"),
     (["scores", "amend", "D01", "3", "gad7", *GAD, "--items", "0,0,0,0,0,0,0", "--reason", "x"],
@@ -85,7 +89,7 @@ BAD_INPUTS = [
     (["scores", "import", "in/empty.csv"], "empty.csv is empty: nothing imported"),
     (["scores", "import", "in/binary.csv"], "binary.csv is not a text file"),
     (["scores", "import", "in/nocols.csv"],
-     "nocols.csv lacks the column(s) dyad, session, respondent, instrument"),
+     "nocols.csv lacks the column(s) dyad, session, role, instrument"),
     (["scores", "import", "in/header.csv"], "has a header but no rows"),
     (["scores", "import", "in/book.xlsx"], "save the sheet as 'CSV UTF-8'"),
     (["instrument", "add", "in/changed.json"], 'already stored with a different definition'),
@@ -113,6 +117,22 @@ def test_bad_input_is_one_line_and_changes_nothing(entered, tmp_path, monkeypatc
     assert snapshot(tmp_path) == before
 
 
+def test_respondent_is_a_hidden_alias_of_role(small_study, cli):
+    """``--respondent`` (the option's name before schema v4) still enters, with a warning on
+    stderr, and is left out of the help."""
+    small_study.close()
+    result = cli("scores", "enter", "D01", "3", "gad7", "--respondent", "therapist", "--timing",
+                 "pre", "--items", "3,2,1,0,3,2,1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Entered gad7@2006 for D01/3 (therapist, pre):")
+    assert "--respondent is now --role" in result.stderr
+    stored = json.loads(cli("scores", "list", "--instrument", "gad7", "--json").stdout)
+    assert [(r["role"], r["value"]) for r in stored] == [("therapist", 12.0)]
+    for command in ("enter", "amend"):
+        helptext = cli("scores", command, "--help").stdout
+        assert "--role" in helptext and "--respondent" not in helptext
+
+
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_enter_every_builtin_through_the_cli(small_study, cli, name):
     """The scores printed and stored equal Instrument.score of the values typed."""
@@ -120,7 +140,7 @@ def test_enter_every_builtin_through_the_cli(small_study, cli, name):
     inst = BUILTIN[name]
     values = random_values(inst, np.random.default_rng(3), p_missing=0.0)
     values[-1] = "NA"
-    result = cli("scores", "enter", "D01", "3", name, "--respondent", inst.roles[0],
+    result = cli("scores", "enter", "D01", "3", name, "--role", inst.roles[0],
                  "--timing", inst.timings[0], "--items", ",".join(values))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Entered {name}@{inst.version} for D01/3 "

@@ -27,6 +27,9 @@ from scipy.stats import spearmanr
 
 from studymgr.compute.simulate.study import (
     INSTRUMENTS,
+    Design,
+    Effects,
+    Recording,
     simulate_recording_pair,
     simulate_study,
     simulate_synchrony_table,
@@ -265,10 +268,10 @@ def test_study_deterministic(small_study, tmp_path):
 def test_questionnaire_csv_valid(small_study):
     """One row per response; item counts and values within each instrument's range."""
     q = pd.read_csv(small_study.questionnaires_path)
-    assert list(q.columns) == ["dyad", "session", "respondent", "timing", "instrument", *ITEMS]
+    assert list(q.columns) == ["dyad", "session", "role", "timing", "instrument", *ITEMS]
     assert len(q) == 3 * 3 * 6  # every session (scanned or not) has 6 responses
-    assert not q.duplicated(["dyad", "session", "respondent", "timing", "instrument"]).any()
-    assert set(q["respondent"]) == {"patient", "therapist"}
+    assert not q.duplicated(["dyad", "session", "role", "timing", "instrument"]).any()
+    assert set(q["role"]) == {"patient", "therapist"}
     assert set(q["timing"]) == {"pre", "post"}
     for name, spec in INSTRUMENTS.items():
         rows = q[q["instrument"] == name]
@@ -283,17 +286,17 @@ def test_questionnaire_csv_valid(small_study):
 
 def test_questionnaires_fit_builtin_instrument_definitions(small_study):
     """Every response names a built-in instrument (schemas/instruments/*.json, written
-    independently of the simulator), a respondent role and timing it allows, exactly its items,
+    independently of the simulator), a role and timing it allows, exactly its items,
     and values within each item's min..max."""
     folder = Path(__file__).resolve().parents[1] / "schemas" / "instruments"
     if not folder.is_dir():
         pytest.skip("built-in instrument definitions (schemas/instruments) not present")
     defs = {d["name"]: d for d in (json.loads(f.read_text()) for f in folder.glob("*.json"))}
     q = small_study.questionnaires
-    assert set(q["respondent"]) == {"patient", "therapist"}
+    assert set(q["role"]) == {"patient", "therapist"}
     for row in q.itertuples(index=False):
         spec = defs[row.instrument]
-        assert row.respondent in spec["roles"], (row.instrument, row.respondent)
+        assert row.role in spec["roles"], (row.instrument, row.role)
         assert row.timing in spec["timings"], (row.instrument, row.timing)
         items = spec["items"]
         values = [getattr(row, f"i{j}") for j in range(1, 13)]
@@ -307,9 +310,9 @@ def test_questionnaires_carry_planted_relations(tmp_path):
     """Spearman (scipy) across dyad x session: symptom scores fall as coupling rises, wellbeing
     and session quality rise; with alliance_effect > 0 alliance rises too."""
 
-    def rho(study, instrument, respondent="patient"):
+    def rho(study, instrument, role="patient"):
         q = study.questionnaires
-        rows = q[(q["instrument"] == instrument) & (q["respondent"] == respondent)]
+        rows = q[(q["instrument"] == instrument) & (q["role"] == role)]
         score = rows[ITEMS].sum(axis=1, skipna=True).to_numpy(float)
         merged = rows[["dyad", "session"]].merge(study.sessions, on=["dyad", "session"])
         return spearmanr(score, merged["coupling"])
@@ -427,3 +430,87 @@ def test_simulated_rater_marks_agree_on_the_true_moments():
         simulate_rater_marks(60.0)
     with pytest.raises(InputError, match="at least one moment"):
         simulate_rater_marks(360.0, moi=0, moni=0)
+
+
+# ------------------------------------------------------------------------------------------
+# parameter groups (Design, Effects, Recording) and the keyword arguments that build them
+# ------------------------------------------------------------------------------------------
+
+
+def test_groups_and_keyword_arguments_give_the_same_table():
+    """The grouped form, the flat keywords of earlier versions and a mix of both agree."""
+    grouped = simulate_synchrony_table(design=Design(n_dyads=4, n_sessions=3, scanned=(1, 3)),
+                                       effects=Effects(growth=0.05, alliance_effect=0.5),
+                                       seed=2)
+    flat = simulate_synchrony_table(n_dyads=4, n_sessions=3, scanned=[3, 1, 3], growth=0.05,
+                                    alliance_effect=0.5, seed=2)
+    mixed = simulate_synchrony_table(design=Design(n_dyads=4), effects=Effects(growth=0.05),
+                                     n_sessions=3, scanned=(1, 3), alliance_effect=0.5, seed=2)
+    pd.testing.assert_frame_equal(grouped, flat)
+    pd.testing.assert_frame_equal(grouped, mixed)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_dyad'"):
+        simulate_synchrony_table(n_dyad=3)
+    with pytest.raises(InputError, match="design must be a Design"):
+        simulate_synchrony_table(design={"n_dyads": 3})
+
+
+def test_recording_group_and_keywords_give_the_same_pair():
+    kwargs = {"duration_s": 40.0, "sfreq": 8.0, "n_channels": 2, "motion_spikes": 1}
+    flat = simulate_recording_pair(0.3, seed=5, **kwargs)
+    grouped = simulate_recording_pair(0.3, recording=Recording(**kwargs), seed=5)
+    mixed = simulate_recording_pair(0.3, recording=Recording(duration_s=40.0, sfreq=8.0),
+                                    n_channels=2, motion_spikes=1, seed=5)
+    for other in (grouped, mixed):
+        for a, b in zip(flat, other, strict=True):
+            np.testing.assert_array_equal(a.get_data(), b.get_data())
+    with pytest.raises(TypeError, match="growth"):
+        simulate_recording_pair(0.3, growth=0.1)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: Design(n_dyads=0), "n_dyads"),
+    (lambda: Design(n_dyads=True), "n_dyads must be an integer"),
+    (lambda: Design(n_sessions=2, scanned=(3,)), "do not exist"),
+    (lambda: Design(scanned=3), "scanned must be a list"),
+    (lambda: Effects(baseline_coupling=1.5), "baseline_coupling must be <= 1"),
+    (lambda: Effects(growth=-2), "growth must be >= -1"),
+    (lambda: Effects(coupling_sd_dyad=-0.1), "coupling_sd_dyad must be >= 0"),
+    (lambda: Effects(outcome_sd_session=-1), "outcome_sd_session"),
+    (lambda: Effects(symptom_slope=float("nan")), "symptom_slope must be finite"),
+    (lambda: Effects(alliance_effect="0"), "alliance_effect must be a number"),
+    (lambda: Recording(sfreq=2.0), "sfreq"),
+    (lambda: Recording(n_channels=37), "n_channels"),
+    (lambda: Recording(n_channels=2, bad_channels=3), "bad_channels"),
+    (lambda: Recording(band=(0.2, 0.1)), "band"),
+    (lambda: Recording(duration_s=10.0), "duration_s >= 40"),
+])
+def test_parameter_groups_check_their_values(make, message):
+    with pytest.raises(InputError, match=message):
+        make()
+
+
+def test_parameter_groups_normalise_their_values():
+    design = Design(n_sessions=4, scanned=[3, 1, 3])
+    assert design.scanned == (1, 3) and design.scanned_sessions == (1, 3)
+    assert Design(n_sessions=3).scanned_sessions == (1, 2, 3)
+    assert Design(n_dyads=2).dyads == ["D01", "D02"]
+    assert Design(n_sessions=3).as_dict() == {"n_dyads": 8, "n_sessions": 3,
+                                              "scanned": [1, 2, 3]}
+    effects = Effects(growth=np.int64(1))
+    assert type(effects.growth) is float and effects.slope("alliance") == 0.0
+    assert list(effects.as_dict()) == [
+        "baseline_coupling", "growth", "coupling_sd_dyad", "coupling_sd_growth",
+        "coupling_sd_session", "symptom_slope", "wellbeing_slope", "session_quality_slope",
+        "alliance_effect", "outcome_sd_dyad", "outcome_sd_session"]
+    recording = Recording(short_channels=1, band=[0.05, 0.1], duration_s=60)
+    assert recording.short_channels is True and recording.band == (0.05, 0.1)
+    assert recording.n_times == 600 and recording.as_dict()["band"] == [0.05, 0.1]
+
+
+def test_truth_records_every_group_field(small_study):
+    """truth.json's parameters hold the design, effects and recording of the study."""
+    params = small_study.truth["parameters"]
+    for group in (Design(n_dyads=3, n_sessions=3, scanned=(1, 3)), Effects(),
+                  Recording(duration_s=60.0, n_channels=4)):
+        for key, value in group.as_dict().items():
+            assert params[key] == value, key

@@ -1,10 +1,10 @@
 """The simulator's planted coupling is what the synchrony engine measures.
 
-Simulated recordings (studymgr.compute.simulate.study, no motion) go through the linear part of the real
-preprocessing chain (studymgr.compute.preprocess: MNE optical density, Beer-Lambert, band-pass; TDDR's
-robust reweighting is left out because, being nonlinear, it lets the in-band signal shift other
-bands slightly) and the real engine (studymgr.compute.synchrony.coherence.band_coherence). Independent
-references:
+Simulated recordings (studymgr.compute.simulate.signals, no motion) go through the linear part
+of the real preprocessing chain (studymgr.compute.preprocess: MNE optical density, Beer-Lambert,
+band-pass; TDDR's robust reweighting is left out because, being nonlinear, it lets the in-band
+signal shift other bands slightly) and the real engine
+(studymgr.compute.synchrony.coherence.band_coherence). Independent references:
 
 - the planted coupling parameter itself: in the coupling band (0.05-0.10 Hz) the measured
   coherence must rise strictly with it; the pairs of one seed differ only in how much of the

@@ -104,6 +104,28 @@ def test_lock_unlock_and_update_are_audited(small_study):
     assert small_study.session("D01", 1)["date"] == "2025-05-01"
 
 
+def test_the_session_number_is_called_session_in_every_signature(small_study):
+    """Every public Study method that takes a session number names it ``session`` (``number``
+    was dropped without an alias: positional calls, as in the README, are unchanged)."""
+    import inspect
+
+    from studymgr.runs.study import Study
+
+    assert [n for n, f in inspect.getmembers(Study, inspect.isfunction) if not n.startswith("_")
+            and "number" in inspect.signature(f).parameters] == []
+    small_study.add_session(dyad="D02", session=2)
+    assert small_study.session(dyad="D02", session=2)["session"] == 2
+    small_study.lock_session("D02", session=2, reason="done")
+    with pytest.raises(ConflictError, match="session D02/2 is locked"):
+        small_study.require_unlocked("D02", session=2)
+    small_study.unlock_session("D02", session=2, reason="late questionnaire")
+    small_study.update_session("D02", session=2, kind="interview", reason="was one")
+    assert small_study.session("D02", 2)["kind"] == "interview"
+    assert small_study.session_id("D02", session=2) == small_study.require_unlocked("D02", 2)
+    with pytest.raises(TypeError, match="number"):
+        small_study.session_id("D02", number=2)
+
+
 def test_status_is_one_row_per_dyad_and_session(small_study):
     small_study.add_dyad("D03", therapist="T02", patient="P03")  # no sessions yet
     status = small_study.status()
@@ -111,6 +133,20 @@ def test_status_is_one_row_per_dyad_and_session(small_study):
     d03 = status[status["dyad"] == "D03"]
     assert d03["session"].isna().all()
     assert list(status.columns[:4]) == ["dyad", "therapist", "patient", "session"]
+
+
+@pytest.mark.parametrize("reader", ["synchrony_inputs", "synchrony", "synchrony_tests",
+                                    "scans", "scan_pairs", "events", "eventlocked_results",
+                                    "eeg_results", "eeg_asymmetry"])
+def test_readers_filter_by_a_known_dyad_only(small_study, reader):
+    read = getattr(small_study, reader)
+    with pytest.raises(NotFoundError, match="unknown dyad D09"):
+        read(dyad="D09")
+    with pytest.raises(InputError, match="invalid dyad code"):
+        read(dyad="Dyad one")
+    frame = read(dyad="D02")
+    assert set(frame["dyad"]) <= {"D02"}
+    assert len(read()) >= len(frame)
 
 
 def test_every_write_is_audited_and_the_chain_verifies(small_study):

@@ -1,4 +1,5 @@
-"""Tests for studymgr.compute.synchrony.coherence: wavelet transform coherence and its band averages.
+"""Tests for studymgr.compute.synchrony.coherence: wavelet transform coherence and its band
+averages.
 
 What each test compares with is said in its docstring. The references are:
 

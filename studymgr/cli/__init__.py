@@ -1,4 +1,12 @@
-"""The ``studymgr`` command line: a thin face over the Python API (no logic of its own)."""
+"""The ``studymgr`` command line: a thin face over the Python API (no logic of its own).
+
+Where a command lives: ``studymgr X ...`` is in ``cli/X.py`` (a group, e.g. ``cli/scans.py``,
+or a single command, e.g. ``cli/status.py``); the one exception is ``restore``, beside its
+inverse in ``cli/backup.py``. Options several commands share are in ``cli/_options.py``,
+output formats, errors and progress bars in ``cli/_common.py``. Each public module lists its
+commands in ``COMMANDS`` and the old names of renamed ones in ``ALIASES`` (hidden; they print
+a note and run the new command).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ from studymgr._version import __version__
 from studymgr.cli._common import Context, StudyGroup, setup_logging
 
 
-@click.group(cls=StudyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="studymgr", cls=StudyGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -44,7 +53,8 @@ def cli(ctx: click.Context, db: Path, user: str | None, data_dir: Path | None, v
 
 
 def _register() -> None:
-    # Every public module of this package contributes its COMMANDS (click commands or groups).
+    # Every public module of this package contributes its COMMANDS (click commands or groups)
+    # and the old names of renamed ones (ALIASES: old -> (new, until)).
     import importlib
     import pkgutil
 
@@ -54,6 +64,8 @@ def _register() -> None:
         module = importlib.import_module(f"{__name__}.{info.name}")
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
+        for old, (new, until) in getattr(module, "ALIASES", {}).items():
+            cli.add_alias(old, new, until)
 
 
 _register()

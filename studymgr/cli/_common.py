@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -16,6 +15,10 @@ from typing import Any
 import click
 
 from studymgr.errors import StudyError
+from studymgr.present.text import records, render_table
+
+__all__ = ["Context", "ProgressBars", "StudyGroup", "emit", "emit_summary",
+           "output_options", "pass_ctx", "records", "render_table", "setup_logging"]
 
 
 @dataclass
@@ -41,12 +44,47 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-class StudyGroup(click.Group):
+class AliasGroup(click.Group):
+    """A click group that keeps renamed commands working under their old names for a while.
+
+    ``aliases`` maps an old name to ``(new name, release until which the old one works)``. An
+    old name runs the new command after a one-line note on stderr (stdout stays clean for
+    ``--json``/``--csv``); it is not listed in ``--help`` or offered by shell completion.
+    """
+
+    def __init__(self, *args: Any, aliases: dict[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, tuple[str, str]] = dict(aliases or {})
+
+    def add_alias(self, old: str, new: str, until: str) -> None:
+        """Let ``old`` run the command ``new`` (hidden, with a note) until release ``until``."""
+        if old in self.commands:
+            raise ValueError(f"{old!r} is a command, it cannot also be an alias")
+        self.aliases[old] = (new, until)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.aliases and cmd_name not in self.commands:
+            cmd_name = self.aliases[cmd_name][0]
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+        name = args[0] if args else None
+        if name in self.aliases and name not in self.commands:
+            new, until = self.aliases[name]
+            click.echo(f"'{ctx.command_path} {name}' is now '{ctx.command_path} {new}'; "
+                       f"the old name works until {until}", err=True)
+            args = [new, *args[1:]]
+        return super().resolve_command(ctx, args)
+
+
+class StudyGroup(AliasGroup):
     """A click group whose errors are one line on stderr with exit status 2.
 
     A :class:`StudyError` (bad input, unknown dyad, duplicate, ...) and a usage error print
     ``Error: ...`` and exit 2; an unexpected exception prints one line too unless ``--debug`` (or
-    ``STUDYMGR_DEBUG=1``) asks for the traceback.
+    ``STUDYMGR_DEBUG=1``) asks for the traceback. Renamed commands keep working as hidden
+    aliases (:class:`AliasGroup`).
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
@@ -115,7 +153,7 @@ def output_options(func: Callable) -> Callable:
 def emit(frame, fmt: str, *, empty: str = "(nothing yet)") -> None:
     """Print a DataFrame as an aligned table, CSV or JSON rows."""
     if fmt == "json":
-        click.echo(json.dumps(_records(frame), indent=2, default=str))
+        click.echo(json.dumps(records(frame), indent=2, default=str))
     elif fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     elif frame.empty:
@@ -124,58 +162,12 @@ def emit(frame, fmt: str, *, empty: str = "(nothing yet)") -> None:
         click.echo(render_table(frame))
 
 
-def _records(frame) -> list[dict[str, Any]]:
-    records = []
-    for row in frame.to_dict(orient="records"):
-        records.append({k: _plain(v) for k, v in row.items()})
-    return records
-
-
-def _plain(value: Any) -> Any:
-    import pandas as pd
-
-    # pd.isna raises on odd objects (e.g. arrays of unknown shape): those are not missing.
-    with contextlib.suppress(TypeError, ValueError):
-        if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
-            return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def render_table(frame) -> str:
-    """An aligned plain-text table: numbers right-aligned, text left-aligned."""
-    columns = [str(c) for c in frame.columns]
-    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [frame[c].dtype.kind in "iuf" for c in frame.columns]
-
-    def fmt_row(values: list[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w)
-                 for v, w, num in zip(values, widths, numeric, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    lines = [fmt_row(columns), "  ".join("-" * w for w in widths)]
-    lines += [fmt_row(r) for r in cells]
-    return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 class ProgressBars:
     """Progress callback ``(phase, done, total)`` drawing one bar per phase on stderr.
 
     ``labels`` maps a phase to its label, or is one label for every phase. Click hides the bar
-    when stderr is not a terminal.
+    when stderr is not a terminal. Use it as a context manager (``with ProgressBars(...) as
+    bar:``) so that the last bar is closed however the work ends.
     """
 
     def __init__(self, labels: dict[str, str] | str) -> None:
@@ -192,12 +184,22 @@ class ProgressBars:
                                          show_pos=True)
             self.bar.__enter__()
             self.phase = phase
-        self.bar.update(done - self.bar.pos)
+        self.bar.update(max(0, done - self.bar.pos))
+
+    def single(self, done: int, total: int) -> None:
+        """The same for a progress callback ``(done, total)`` of one phase."""
+        self("", done, total)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def emit_summary(summary, fmt: str) -> None:

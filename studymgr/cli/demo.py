@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from studymgr.cli import _options as opt
 from studymgr.cli._common import render_table
 
 
@@ -51,38 +52,22 @@ class _Steps:
         self.step = None
 
 
-def _sessions(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected session numbers like 1,3,5, got {text!r}",
-                                 param_hint="--scanned") from None
-
-
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="demo-study",
               show_default=True, help="Folder to create for the demo.")
-@click.option("--dyads", type=int, default=8, show_default=True, help="Number of dyads.")
-@click.option("--sessions", type=int, default=6, show_default=True,
-              help="Sessions per dyad.")
-@click.option("--scanned", default=None, metavar="1,3,5",
-              help="Sessions recorded with fNIRS [default: every session].")
-@click.option("--channels", type=int, default=8, show_default=True,
-              help="Source-detector pairs per person.")
-@click.option("--duration", type=float, default=360.0, show_default=True,
-              help="Length of each recording (s).")
-@click.option("--growth", type=float, default=0.1, show_default=True,
-              help="Planted growth of coupling per session (0-1 scale).")
-@click.option("--max-pseudo", type=int, default=6, show_default=True,
-              help="Pseudo-dyad pairs per session (a seeded subset).")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the simulation.")
+@opt.dyads
+@opt.sessions
+@opt.scanned_sessions
+@opt.channels
+@opt.duration
+@opt.growth(0.1)
+@opt.max_pseudo(6)
+@opt.seed("the simulation", default=7)
 @click.option("--jobs", type=int, default=None,
               help="Worker processes [default: the available cores, at most 8].")
 @click.option("--overwrite", is_flag=True,
               help="Replace a folder made by an earlier 'studymgr demo'.")
-def demo(out: Path, dyads: int, sessions: int, scanned: str | None, channels: int,
+def demo(out: Path, dyads: int, sessions: int, scanned: tuple[int, ...] | None, channels: int,
          duration: float, growth: float, max_pseudo: int, seed: int, jobs: int | None,
          overwrite: bool) -> None:
     """Simulate a study with planted effects and run the whole pipeline on it.
@@ -104,7 +89,7 @@ def demo(out: Path, dyads: int, sessions: int, scanned: str | None, channels: in
     """
     from studymgr.runs.demo import STEPS, DemoConfig, run_demo
 
-    config = DemoConfig(n_dyads=dyads, n_sessions=sessions, scanned=_sessions(scanned),
+    config = DemoConfig(n_dyads=dyads, n_sessions=sessions, scanned=scanned,
                         n_channels=channels, duration_s=duration, growth=growth,
                         max_pseudo=max_pseudo, seed=seed)
     steps = _Steps(STEPS)

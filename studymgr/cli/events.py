@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from studymgr.cli import _options as opt
 from studymgr.cli._common import Context, emit, output_options, pass_ctx
-from studymgr.errors import InputError
 
 
 @click.group()
@@ -24,7 +24,7 @@ def events() -> None:
 @click.option("--consensus", is_flag=True, help="The rows are the raters' consensus.")
 @click.option("--replace", is_flag=True,
               help="First remove this session's events of the same source and rater(s).")
-@click.option("--reason", default=None, help="Why (required with --replace; audited).")
+@opt.reason("--replace")
 @click.option("--labels", default=None, metavar="L1,L2",
               help="Allowed labels, e.g. MOI,MONI: a row with another label refuses the file.")
 @pass_ctx
@@ -46,20 +46,11 @@ def events_import(obj: Context, dyad: str, session: str, file: Path, rater: str 
     """
     result = obj.study().import_events(dyad, session, file, rater=rater, consensus=consensus,
                                        replace=replace, reason=reason,
-                                       labels=_labels(labels))
+                                       labels=opt.split_labels(labels))
     removed = f" (replacing {result['n_removed']})" if replace else ""
     click.echo(f"Imported {result['n_events']} events into {dyad}/{session}{removed}")
     if result.get("n_notes_dropped"):
         click.echo(f"  {result['n_notes_dropped']} note(s) dropped: free text is never stored")
-
-
-def _labels(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    labels = [t.strip() for t in text.split(",") if t.strip()]
-    if not labels:
-        raise InputError("--labels needs at least one label, e.g. --labels MOI,MONI")
-    return labels
 
 
 @events.command("agreement")
@@ -76,7 +67,7 @@ def _labels(text: str | None) -> list[str] | None:
 @click.option("--no-store", is_flag=True, help="Only report; store no consensus events.")
 @click.option("--replace", is_flag=True,
               help="Replace stored consensus events of these labels that differ.")
-@click.option("--reason", default=None, help="Why (required with --replace; audited).")
+@opt.reason("--replace")
 @output_options
 @pass_ctx
 def events_agreement(obj: Context, dyad: str, session: str, tolerance: float, min_raters: int,
@@ -99,27 +90,18 @@ def events_agreement(obj: Context, dyad: str, session: str, tolerance: float, mi
     """
     result = obj.study().rater_agreement(dyad, session, tolerance_s=tolerance,
                                          min_raters=min_raters, bin_s=bin_s,
-                                         labels=_labels(labels), store=not no_store,
+                                         labels=opt.split_labels(labels), store=not no_store,
                                          replace=replace, reason=reason)
-    if fmt == "json":
-        from studymgr.cli._common import _records
+    from studymgr.present.text import agreement_json, agreement_outcome
 
-        click.echo(json.dumps({"moments": _records(result["moments"]),
-                               "agreement": _records(result["summary"]),
-                               "config": result["config"], "outcome": result["outcome"],
-                               "n_stored": result["n_stored"],
-                               "n_removed": result["n_removed"]}, indent=2, default=str))
+    if fmt == "json":
+        click.echo(json.dumps(agreement_json(result), indent=2, default=str))
         return
     emit(result["moments"], fmt, empty="No consensus moment.")
     if fmt == "table":
         click.echo("")
         emit(result["summary"], fmt)
-        outcome = {"stored": f"Stored {result['n_stored']} consensus moment(s)"
-                             + (f" (replacing {result['n_removed']})" if result["n_removed"]
-                                else ""),
-                   "unchanged": "The stored consensus moments are up to date",
-                   "not stored": "Nothing stored (--no-store)"}[result["outcome"]]
-        click.echo(f"{outcome}; kappa: Fleiss' kappa over {result['config']['bin_s']:g}-s bins")
+        click.echo(agreement_outcome(result))
 
 
 @events.command("list")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from studymgr.cli._common import Context, emit, output_options, pass_ctx
+from studymgr.cli import _options as opt
+from studymgr.cli._common import Context, ProgressBars, emit, output_options, pass_ctx
 
 
 @click.group()
@@ -66,9 +66,8 @@ def export_tables_cmd(obj: Context, out: Path, formats: str, overwrite: bool, fm
 @click.option("--deidentify", is_flag=True,
               help="Re-code dyad, person and rater codes, shift each dyad's dates by a random "
                    "number of days, drop file hashes, paths and free text.")
-@click.option("--seed", type=int, default=None,
-              help="Seed of the re-coding and date shifts (with --deidentify); keep it secret. "
-                   "[default: a fresh random seed, not stored]")
+@opt.seed("the re-coding and date shifts (with --deidentify; keep it secret) [default: a "
+          "fresh random seed, not stored]", default=None)
 @_OVERWRITE
 @output_options
 @pass_ctx
@@ -126,21 +125,8 @@ def export_bids_cmd(obj: Context, out: Path, overwrite: bool, fmt: str) -> None:
     """
     from studymgr.present.export import export_bids
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="Exporting recordings",
-                                    file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
-        frame = export_bids(obj.study(), out, overwrite=overwrite, progress=progress)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    with ProgressBars("Exporting recordings") as bar:
+        frame = export_bids(obj.study(), out, overwrite=overwrite, progress=bar.single)
     emit(frame, fmt)
     if fmt == "table":
         n = int((frame["kind"] == "recording").sum())

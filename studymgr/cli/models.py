@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import click
-import pandas as pd
 
-from studymgr.cli._common import Context, _records, emit, output_options, pass_ctx, render_table
+from studymgr.cli._common import Context, emit, output_options, pass_ctx
 
 CONFIG_HELP = ("JSON file with model settings: chromophore, measure, person, unit, constructs "
-               "(per construct: instrument, scale, respondent, timing), kinds, lag, roi_pairs.")
+               "(per construct: instrument, scale, role, timing), kinds, lag, roi_pairs.")
 
 
 def _config_options(func):
@@ -119,94 +118,18 @@ def models_show(obj: Context, names, fmt) -> None:
         studymgr models show --model growth --model outcome:symptoms
         studymgr models show --csv > model_terms.csv
     """
-    from studymgr.errors import NotFoundError
+    from studymgr.present.text import models_json, models_text
+    from studymgr.runs.models import select_models
 
-    res = obj.study().model_results()
-    if names and not res["run"].empty:
-        known = list(res["fits"]["model"])
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise NotFoundError(f"no model {', '.join(map(repr, unknown))} in the stored run; "
-                                f"models: {', '.join(known)}")
-        keep = set(names)
-        for key in ("fits", "terms", "random", "roi"):
-            res[key] = res[key].loc[res[key]["model"].isin(keep)].reset_index(drop=True)
+    res = select_models(obj.study().model_results(), names)
     if fmt == "csv":
         emit(res["terms"], fmt)
     elif fmt == "json":
-        click.echo(json.dumps(_as_json(res), indent=2, default=str))
+        click.echo(json.dumps(models_json(res), indent=2, default=str))
     elif res["run"].empty:
         click.echo("No models fitted yet: run 'studymgr models fit'.")
     else:
-        click.echo(_as_text(res, filtered=bool(names)))
-
-
-def _as_json(res: dict[str, pd.DataFrame]) -> dict:
-    if res["run"].empty:
-        return {"run": None, "constructs": [], "models": [], "roi": []}
-    run = _records(res["run"])[0]
-    run["config"] = json.loads(run["config"])
-    run["notes"] = run["notes"].splitlines() if run["notes"] else []
-    models = []
-    for fit in _records(res["fits"]):
-        name = fit["model"]
-        terms = res["terms"].loc[res["terms"]["model"] == name].drop(columns="model")
-        random = res["random"].loc[res["random"]["model"] == name].drop(columns="model")
-        models.append({**fit, "fixed": _records(terms), "random": _records(random)})
-    return {"run": run, "constructs": _records(res["constructs"]), "models": models,
-            "roi": _records(res["roi"])}
-
-
-def _as_text(res: dict[str, pd.DataFrame], filtered: bool) -> str:
-    run = res["run"].iloc[0]
-    lines = [f"Models run {run['run_id']} by {run['started_by']} at {run['started_at']}: "
-             f"{run['n_fits']} fitted, {run['n_failed']} failed",
-             f"Analysis table sha256 {run['analysis_table']}"]
-    if not filtered:
-        lines.append("Constructs:")
-        for c in res["constructs"].itertuples(index=False):
-            if pd.isna(c.instrument):
-                lines.append(f"  {c.construct}: none entered")
-            else:
-                lines.append(f"  {c.construct}: {c.instrument}@{c.version} scale {c.scale} "
-                             f"({c.respondent}-rated, {c.timing}-session; {c.n_responses} "
-                             f"responses; {c.chosen})")
-        if run["notes"]:
-            lines.append("Notes:")
-            lines += [f"  - {n}" for n in run["notes"].splitlines()]
-    for fit in res["fits"].itertuples(index=False):
-        lines += ["", f"== {fit.model} ({fit.status}) ==", fit.formula]
-        if fit.status != "ok":
-            lines.append(f"Failed: {fit.message}")
-            continue
-        terms = res["terms"].loc[res["terms"]["model"] == fit.model].drop(columns="model")
-        if fit.model == "rm_corr":
-            terms = terms.rename(columns={"estimate": "r"}).drop(columns=["se", "t"])
-            lines += [f"{int(fit.n_obs)} observations in {int(fit.n_groups)} dyads",
-                      render_table(terms)]
-            if fit.message:
-                lines.append(f"Notes: {fit.message}")
-            continue
-        if terms["p_fdr"].isna().all():
-            terms = terms.drop(columns="p_fdr")
-        lines.append(f"{int(fit.n_obs)} observations in {int(fit.n_groups)} dyads; R2 marginal "
-                     f"{_f(fit.r2_marginal)}, conditional {_f(fit.r2_conditional)}; ICC "
-                     f"{_f(fit.icc)}; {'converged' if fit.converged else 'NOT converged'}")
-        lines += ["Fixed effects (t-tests on Satterthwaite df, 95% CI):", render_table(terms)]
-        random = res["random"].loc[res["random"]["model"] == fit.model].drop(columns="model")
-        lines += ["Random effects (variances, SDs; covariances, correlations):",
-                  render_table(random)]
-        if fit.notes:
-            lines.append("Fit notes:")
-            lines += [f"  - {n}" for n in str(fit.notes).splitlines() if n]
-    if not res["roi"].empty:
-        lines += ["", "== growth per ROI pair (Benjamini-Hochberg across ROI pairs) ==",
-                  render_table(res["roi"].drop(columns=["model"]))]
-    return "\n".join(lines)
-
-
-def _f(value) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{float(value):.3f}"
+        click.echo(models_text(res, selected=bool(names)))
 
 
 @models.command("data")
@@ -245,18 +168,15 @@ def models_data(obj: Context, out, chromophore, measure, person, unit, config_pa
         studymgr models data --chromophore hbr --out analysis_hbr.csv
         studymgr models data > analysis.csv
     """
-    from studymgr.runs.models import analysis_table, write_table
+    from studymgr.runs.models import analysis_table, table_matches_run, write_table
 
     study = obj.study()
     table = analysis_table(study, _config(config_path, chromophore, instruments, measure, person,
                                           unit))
-    run = study.model_run()
-    if run is None:
-        same = "no models run is stored"
-    elif run["input_hashes"].get("analysis_table") == table.sha256:
-        same = "the same table as the stored models run"
-    else:
-        same = "differs from the stored models run's table (data or settings changed since)"
+    same = {None: "no models run is stored",
+            True: "the same table as the stored models run",
+            False: "differs from the stored models run's table (data or settings changed since)",
+            }[table_matches_run(study, table)]
     if out == "-":
         click.echo(table.to_csv(), nl=False)
         click.echo(f"sha256 {table.sha256}: {same}", err=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from studymgr.cli import _options as opt
 from studymgr.cli._common import Context, emit, output_options, pass_ctx
 from studymgr.errors import InputError
 from studymgr.ids import ROLES
@@ -20,18 +21,18 @@ def scans() -> None:
     """Import, list and check the fNIRS recordings of sessions."""
 
 
-def _sci_option(func):
-    return click.option("--sci-threshold", type=click.FloatRange(0, 1), default=0.5,
-                        show_default=True,
-                        help="Minimum scalp coupling index of a usable channel.")(func)
+_sci_threshold = click.option("--sci-threshold", type=click.FloatRange(0, 1), default=0.5,
+                              show_default=True,
+                              help="Minimum scalp coupling index of a usable channel.")
+_role = click.option("--role", type=click.Choice(ROLES), required=True,
+                     help="Whose recording it is.")
 
 
 @scans.command("import")
 @click.argument("dyad")
 @click.argument("session", metavar="N")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--role", type=click.Choice(ROLES), required=True,
-              help="Whose recording it is.")
+@_role
 @click.option("--format", "fmt",
               type=click.Choice(["snirf", "nirx", "hitachi", "boxy", "fif", "edf", "bdf",
                                  "brainvision", "eeglab"]),
@@ -39,8 +40,8 @@ def _sci_option(func):
 @click.option("--modality", type=click.Choice(["nirs", "eeg"]), default="nirs",
               show_default=True, help="fNIRS or EEG recording.")
 @click.option("--replace", is_flag=True, help="Replace the session's recording for this role.")
-@click.option("--reason", default=None, help="Why (required with --replace; audited).")
-@_sci_option
+@opt.reason("--replace")
+@_sci_threshold
 @pass_ctx
 def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, fmt: str | None,
                  modality: str, replace: bool, reason: str | None, sci_threshold: float) -> None:
@@ -64,6 +65,8 @@ def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, f
         studymgr scans import D01 1 --role patient fixed.snirf --replace --reason "re-export"
         studymgr scans import D01 1 --role therapist T01_s1.edf --modality eeg
     """
+    from studymgr.present.text import describe_recording
+
     result = obj.study().import_scan(dyad, session, role, file, modality=modality, fmt=fmt,
                                      replace=replace, reason=reason,
                                      sci_threshold=sci_threshold)
@@ -72,39 +75,17 @@ def scans_import(obj: Context, dyad: str, session: str, file: Path, role: str, f
         click.echo(f"Already stored for {where} (same SHA-256): nothing to do")
         return
     click.echo(f"{result['outcome'].capitalize()} {where}: {result['path']}")
-    click.echo("  " + describe(result))
+    click.echo("  " + describe_recording(result))
     if result["pair_status"] is not None:
         click.echo(f"  pair: {result['pair_status']}"
                    + ("" if result["pair_status"] == "ok" else " (see 'studymgr scans pairs')"))
-
-
-def describe(result: dict) -> str:
-    """One line about a stored recording: size, quality, events."""
-    size = (f"{result['format']}, {result['n_channels']} channels at {result['sfreq']:.4g} Hz, "
-            f"{result['duration_s']:.1f} s")
-    if result.get("modality") == "eeg":
-        line = ("line noise n/a" if result.get("line_noise_hz") is None else
-                f"line noise {result['line_noise_hz']:g} Hz {result['line_noise_db']:+.1f} dB")
-        alpha = ("alpha peak n/a" if result.get("alpha_hz") is None else
-                 f"alpha peak {result['alpha_hz']:.1f} Hz")
-        return (f"{size}; usable {100 * (result['usable_share'] or 0):.0f}% (not flat or "
-                f"saturated); {line}; {alpha}; {result['n_events']} events")
-    usable = ("usable n/a" if result["usable_share"] is None else
-              f"usable {100 * result['usable_share']:.0f}% (SCI >= {result['sci_threshold']:g})")
-    if result["cardiac"] == "n/a":
-        cardiac = "cardiac peak n/a"
-    else:
-        cardiac = (f"cardiac peak {result['cardiac_hz']:.2f} Hz ({result['cardiac_db']:+.1f} dB"
-                   f"{'' if result['cardiac'] == 'present' else ', too weak'})")
-    return (f"{result['format']}, {result['n_channels']} channels at {result['sfreq']:.4g} Hz, "
-            f"{result['duration_s']:.1f} s; {usable}; {cardiac}; {result['n_events']} events")
 
 
 @scans.command("import-dir")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--mapping", type=click.Path(path_type=Path), default=None,
               help="CSV with columns path,dyad,session,role (any layout).")
-@_sci_option
+@_sci_threshold
 @output_options
 @pass_ctx
 def scans_import_dir(obj: Context, folder: Path, mapping: Path | None, sci_threshold: float,
@@ -178,7 +159,7 @@ def scans_list(obj: Context, dyad: str | None, fmt: str) -> None:
 @scans.command("quality")
 @click.argument("dyad")
 @click.argument("session", metavar="N")
-@click.option("--role", type=click.Choice(ROLES), required=True)
+@_role
 @output_options
 @pass_ctx
 def scans_quality(obj: Context, dyad: str, session: str, role: str, fmt: str) -> None:

@@ -10,6 +10,8 @@ from typing import TypeVar
 import click
 import pandas as pd
 
+from studymgr._aliases import REMOVED_IN
+from studymgr.cli import _options as opt
 from studymgr.cli._common import Context, emit, output_options, pass_ctx, render_table
 from studymgr.compute.instruments import Instrument
 from studymgr.errors import InputError
@@ -49,7 +51,21 @@ def _prompt_items(inst: Instrument) -> list[str]:
             for it in inst.items]
 
 
-def _enter_or_amend(obj: Context, dyad: str, session: str, instrument: str, respondent: str,
+def _role_option(role: str | None, respondent: str | None) -> str:
+    """``--role``, or its old name ``--respondent`` (hidden; works until studymgr 0.3)."""
+    if respondent is not None:
+        if role is not None and role != respondent:
+            raise click.UsageError("--role and --respondent (its old name) disagree: give "
+                                   "--role only")
+        click.echo(f"Warning: --respondent is now --role; the old name works until studymgr "
+                   f"{REMOVED_IN}", err=True)
+        role = respondent
+    if role is None:
+        raise click.MissingParameter(param_hint="'--role'", param_type="option")
+    return role
+
+
+def _enter_or_amend(obj: Context, dyad: str, session: str, instrument: str, role: str,
                     timing: str | None, items: str | None, fmt: str,
                     reason: str | None = None) -> None:
     study = obj.study()
@@ -57,23 +73,23 @@ def _enter_or_amend(obj: Context, dyad: str, session: str, instrument: str, resp
     if amend and not reason.strip():
         raise InputError("amending needs a reason (--reason \"...\"), kept in the audit trail")
     if items is None:
-        target = entry.prepare_entry(study, dyad, session, instrument, respondent=respondent,
+        target = entry.prepare_entry(study, dyad, session, instrument, role=role,
                                      timing=timing, amend=amend)
         values: object = _prompt_items(target.instrument.instrument)
     else:
         values = items
     if amend:
-        frame = entry.amend_response(study, dyad, session, instrument, respondent=respondent,
+        frame = entry.amend_response(study, dyad, session, instrument, role=role,
                                      timing=timing, items=values, reason=reason)
     else:
-        frame = entry.enter_response(study, dyad, session, instrument, respondent=respondent,
+        frame = entry.enter_response(study, dyad, session, instrument, role=role,
                                      timing=timing, items=values)
     if fmt != "table":
         emit(frame, fmt)
         return
     first = frame.iloc[0]
     click.echo(f"{'Amended' if amend else 'Entered'} {first['instrument']}@{first['version']} "
-               f"for {first['dyad']}/{first['session']} ({first['respondent']}, "
+               f"for {first['dyad']}/{first['session']} ({first['role']}, "
                f"{first['timing']}):")
     click.echo(render_table(frame[["scale", "value", "n_answered", "n_items", "prorated",
                                    "band"]]))
@@ -84,8 +100,10 @@ def _response_options(func):
         click.argument("dyad"),
         click.argument("session", metavar="SESSION"),
         click.argument("instrument"),
-        click.option("--respondent", type=click.Choice(ROLES), required=True,
-                     help="Who filled in the questionnaire."),
+        click.option("--role", type=click.Choice(ROLES), default=None,
+                     help="Who filled in the questionnaire (required)."),
+        click.option("--respondent", type=click.Choice(ROLES), default=None, hidden=True,
+                     help="Old name of --role (until studymgr 0.3)."),
         click.option("--timing", type=click.Choice(TIMINGS), default=None,
                      help="Before or after the session [default: the instrument's only "
                           "timing; required when it has two]."),
@@ -99,38 +117,41 @@ def _response_options(func):
 @_response_options
 @output_options
 @pass_ctx
-def scores_enter(obj: Context, dyad: str, session: str, instrument: str, respondent: str,
-                 timing: str | None, items: str | None, fmt: str) -> None:
+def scores_enter(obj: Context, dyad: str, session: str, instrument: str, role: str | None,
+                 respondent: str | None, timing: str | None, items: str | None,
+                 fmt: str) -> None:
     """Enter one questionnaire response and show its scores.
 
     INSTRUMENT is a name (gad7) or name@version (gad7@2006); see 'studymgr instrument list'.
 
     \b
     Examples:
-        studymgr scores enter D01 2 gad7 --respondent patient --timing pre --items 3,2,1,0,3,2,1
-        studymgr scores enter D01 2 wai-sr --respondent patient --items 4,5,4,NA,5,4,4,5,3,4,4,5
-        studymgr scores enter D01 2 who5 --respondent therapist --timing post   (asks per item)
+        studymgr scores enter D01 2 gad7 --role patient --timing pre --items 3,2,1,0,3,2,1
+        studymgr scores enter D01 2 wai-sr --role patient --items 4,5,4,NA,5,4,4,5,3,4,4,5
+        studymgr scores enter D01 2 who5 --role therapist --timing post   (asks per item)
     """
-    _enter_or_amend(obj, dyad, session, instrument, respondent, timing, items, fmt)
+    _enter_or_amend(obj, dyad, session, instrument, _role_option(role, respondent), timing,
+                    items, fmt)
 
 
 @scores.command("amend")
 @_response_options
-@click.option("--reason", required=True, help="Why (required; kept in the audit trail).")
+@opt.reason(required=True)
 @output_options
 @pass_ctx
-def scores_amend(obj: Context, dyad: str, session: str, instrument: str, respondent: str,
-                 timing: str | None, items: str | None, reason: str, fmt: str) -> None:
+def scores_amend(obj: Context, dyad: str, session: str, instrument: str, role: str | None,
+                 respondent: str | None, timing: str | None, items: str | None, reason: str,
+                 fmt: str) -> None:
     """Replace the item values of an entered response (old values stay in the audit trail).
 
     \b
     Examples:
-        studymgr scores amend D01 2 gad7 --respondent patient --timing pre \\
+        studymgr scores amend D01 2 gad7 --role patient --timing pre \\
             --items 3,2,2,0,3,2,1 --reason "item 3 misread from the paper form"
-        studymgr scores amend D01 2 srs --respondent patient --reason "re-measured lines"
+        studymgr scores amend D01 2 srs --role patient --reason "re-measured lines"
     """
-    _enter_or_amend(obj, dyad, session, instrument, respondent, timing, items, fmt,
-                    reason=reason)
+    _enter_or_amend(obj, dyad, session, instrument, _role_option(role, respondent), timing,
+                    items, fmt, reason=reason)
 
 
 def _progress(rows: Iterable[T], length: int) -> Iterator[T]:
@@ -149,7 +170,7 @@ def _progress(rows: Iterable[T], length: int) -> Iterator[T]:
 def scores_import(ctx: click.Context, file: Path) -> None:
     """Import many responses from a CSV file: all rows or none.
 
-    One row per response. Columns: dyad, session, respondent, instrument (name or
+    One row per response. Columns: dyad, session, role, instrument (name or
     name@version), timing (may be omitted or empty for instruments given pre or post only),
     then one column per item named by its id (1, 2, ...) or with a prefix (i1, item1,
     item_1). An empty item cell means NA; REF and NR are kept as missing codes. A file may mix
@@ -176,8 +197,8 @@ def scores_import(ctx: click.Context, file: Path) -> None:
 
 
 @scores.command("list")
-@click.option("--dyad", default=None, help="Only this dyad.")
-@click.option("--instrument", default=None, help="Only this instrument (name or name@version).")
+@opt.dyad
+@opt.instrument
 @click.option("--construct", default=None,
               type=click.Choice(["symptoms", "wellbeing", "alliance", "session_quality",
                                  "other"]),
@@ -199,9 +220,9 @@ def scores_list(obj: Context, dyad: str | None, instrument: str | None, construc
 
 
 @scores.command("items")
-@click.option("--dyad", default=None, help="Only this dyad.")
-@click.option("--instrument", default=None, help="Only this instrument (name or name@version).")
-@click.option("--session", default=None, type=int, help="Only this session number.")
+@opt.dyad
+@opt.instrument
+@opt.session
 @output_options
 @pass_ctx
 def scores_items(obj: Context, dyad: str | None, instrument: str | None, session: int | None,
@@ -218,8 +239,8 @@ def scores_items(obj: Context, dyad: str | None, instrument: str | None, session
 
 
 @scores.command("responses")
-@click.option("--dyad", default=None, help="Only this dyad.")
-@click.option("--instrument", default=None, help="Only this instrument (name or name@version).")
+@opt.dyad
+@opt.instrument
 @output_options
 @pass_ctx
 def scores_responses(obj: Context, dyad: str | None, instrument: str | None, fmt: str) -> None:
@@ -244,7 +265,7 @@ def scores_responses(obj: Context, dyad: str | None, instrument: str | None, fmt
 @pass_ctx
 def scores_reliability(obj: Context, instrument: str, by_session: bool, pairwise: bool,
                        fmt: str) -> None:
-    """Cronbach's alpha (with Feldt's 95% CI) of each scale, per respondent role.
+    """Cronbach's alpha (with Feldt's 95% CI) of each scale, per role.
 
     \b
     Examples:

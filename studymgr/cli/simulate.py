@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from studymgr.cli._common import _records, emit, output_options
-
-
-def _numbers(text: str | None, option: str, kind: type = int) -> list | None:
-    if text is None:
-        return None
-    try:
-        return [kind(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        example = "1,3,5" if kind is int else "0.01,0.02,0.04"
-        raise click.BadParameter(f"expected a comma-separated list like {example}, got "
-                                 f"{text!r}", param_hint=option) from None
+from studymgr.cli import _options as opt
+from studymgr.cli._common import ProgressBars, emit, output_options
 
 
 @click.group()
@@ -29,26 +18,22 @@ def simulate() -> None:
 
 @simulate.command("study")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--dyads", type=int, default=8, show_default=True, help="Number of dyads.")
-@click.option("--sessions", type=int, default=6, show_default=True, help="Sessions per dyad.")
-@click.option("--scanned", default=None, metavar="1,3,5",
-              help="Sessions recorded with fNIRS [default: every session].")
-@click.option("--growth", type=float, default=0.08, show_default=True,
-              help="Planted growth of coupling per session (0-1 scale).")
+@opt.dyads
+@opt.sessions
+@opt.scanned_sessions
+@opt.growth(0.08)
 @click.option("--baseline", type=float, default=0.2, show_default=True,
               help="Planted coupling at session 1 (0-1).")
 @click.option("--symptom-slope", type=float, default=-2.0, show_default=True,
               help="Change of symptoms (z) per unit of coupling.")
-@click.option("--channels", type=int, default=8, show_default=True,
-              help="Source-detector pairs per person.")
-@click.option("--duration", type=float, default=360.0, show_default=True,
-              help="Length of each recording (s).")
+@opt.channels
+@opt.duration
 @click.option("--sfreq", type=float, default=10.0, show_default=True,
               help="Sampling rate (Hz).")
 @click.option("--short-channels", is_flag=True, help="Add 8 mm short-separation channels.")
 @click.option("--separate-therapists", is_flag=True,
               help="One therapist per dyad [default: one therapist in every dyad].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
+@opt.seed("the simulation")
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty folder.")
 def simulate_study_cmd(out: Path, dyads, sessions, scanned, growth, baseline, symptom_slope,
                        channels, duration, sfreq, short_channels, separate_therapists, seed,
@@ -69,7 +54,7 @@ def simulate_study_cmd(out: Path, dyads, sessions, scanned, growth, baseline, sy
     from studymgr.compute.simulate.study import simulate_study
 
     sim = simulate_study(out, n_dyads=dyads, n_sessions=sessions,
-                         scanned=_numbers(scanned, "--scanned"), growth=growth,
+                         scanned=scanned, growth=growth,
                          baseline_coupling=baseline, symptom_slope=symptom_slope,
                          n_channels=channels, duration_s=duration, sfreq=sfreq,
                          short_channels=short_channels,
@@ -81,10 +66,9 @@ def simulate_study_cmd(out: Path, dyads, sessions, scanned, growth, baseline, sy
 
 
 @simulate.command("power")
-@click.option("--dyads", type=int, default=8, show_default=True, help="Number of dyads.")
-@click.option("--sessions", type=int, default=6, show_default=True, help="Sessions per dyad.")
-@click.option("--scanned", default=None, metavar="1,3,5",
-              help="Sessions with synchrony [default: every session].")
+@opt.dyads
+@opt.sessions
+@opt.scanned_sessions
 @click.option("--growth", default="0.02", show_default=True, metavar="G[,G...]",
               help="Planted growth of coupling per session; several values give a power "
                    "curve.")
@@ -98,16 +82,10 @@ def simulate_study_cmd(out: Path, dyads, sessions, scanned, growth, baseline, sy
               help="Repetitions per condition.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
               help="Two-sided significance level.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
+@opt.seed("the simulation")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a figure of the rates (PNG).")
-@click.option("--jobs", type=int, default=1, show_default=True,
-              help="Worker processes (local), or workers of a local Dask cluster.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True,
-              help="Run on this machine's processes, or on a Dask cluster (studymgr[dask]).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address, e.g. tcp://host:8786.")
+@opt.executor
 @output_options
 def simulate_power_cmd(dyads, sessions, scanned, growth, outcome, slope, noise, reps, alpha,
                        seed, plot, jobs, executor, scheduler, fmt) -> None:
@@ -126,38 +104,26 @@ def simulate_power_cmd(dyads, sessions, scanned, growth, outcome, slope, noise, 
         studymgr simulate power --growth 0.01,0.02,0.04 --plot power.png --jobs 2
         studymgr simulate power --dyads 20 --reps 500 --seed 3 --json
     """
-    from studymgr.compute.simulate.power import PowerDesign, plot_power, simulate_power
+    from studymgr.compute.simulate.power import PowerDesign, simulate_power
+    from studymgr.present.figures import plot_power
+    from studymgr.present.text import records
     from studymgr.runs.executors import get_executor
 
-    scanned_list = _numbers(scanned, "--scanned")
-    design = PowerDesign(n_dyads=dyads, n_sessions=sessions,
-                         scanned=None if scanned_list is None else tuple(scanned_list),
-                         outcome=outcome, slope=slope, synchrony_noise_sd=noise)
-    effects = _numbers(growth, "--growth", float)
+    design = PowerDesign(n_dyads=dyads, n_sessions=sessions, scanned=scanned, outcome=outcome,
+                         slope=slope, synchrony_noise_sd=noise)
+    effects = list(opt.parse_numbers(growth, "--growth", float))
     if plot is not None and not plot.parent.is_dir():
         raise click.BadParameter(f"folder {plot.parent} does not exist", param_hint="--plot")
-    bars: list = []
-
-    def progress(done: int, total: int) -> None:
-        # created on the first report, i.e. after the inputs were checked
-        if not bars:
-            bars.append(click.progressbar(length=total, label="Simulating", file=sys.stderr,
-                                          show_pos=True))
-            bars[0].__enter__()
-        bars[0].update(max(0, done - bars[0].pos))
-
-    try:
-        with get_executor(executor, jobs=jobs, scheduler=scheduler) as runner:
-            result = simulate_power(design, growth=effects, reps=reps, seed=seed, alpha=alpha,
-                                    jobs=jobs, executor=runner, progress=progress)
-    finally:
-        if bars:
-            bars[0].__exit__(None, None, None)
+    # the bar is drawn from the first report, after the inputs' checks
+    with (ProgressBars("Simulating") as bar,
+          get_executor(executor, jobs=jobs, scheduler=scheduler) as runner):
+        result = simulate_power(design, growth=effects, reps=reps, seed=seed, alpha=alpha,
+                                jobs=jobs, executor=runner, progress=bar.single)
     if plot is not None:
         plot_power(result, plot)
     if fmt == "json":
         payload = result.to_dict()
-        payload["summary"] = _records(result.summary)
+        payload["summary"] = records(result.summary)
         click.echo(json.dumps(payload, indent=2, default=str))
         return
     emit(result.summary, fmt)

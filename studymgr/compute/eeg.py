@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
+from studymgr.compute._checks import positive
 from studymgr.compute.events.agreement import (
     DEFAULT_LABELS,
     check_window,
@@ -82,16 +83,6 @@ ASYMMETRY_COLUMNS = ["role", "left", "right", "condition", "value", "sd", "n_win
 
 
 # -- configuration ---------------------------------------------------------------------------------
-def _pos(value: Any, what: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(out) or out <= 0:
-        raise InputError(f"{what} must be positive, got {value!r}")
-    return out
-
-
 def _band(band: Any, what: str) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in band)
@@ -176,7 +167,7 @@ class EEGConfig:
         object.__setattr__(self, "measures", measures)
         if self.pairs not in ("homologous", "all"):
             raise InputError(f"invalid pairs {self.pairs!r}: homologous or all")
-        object.__setattr__(self, "epoch_s", _pos(self.epoch_s, "epoch length (s)"))
+        object.__setattr__(self, "epoch_s", positive(self.epoch_s, "epoch length (s)"))
         pairs = []
         for item in self.asymmetry:
             if isinstance(item, str) or len(item) != 2 or not all(
@@ -187,12 +178,12 @@ class EEGConfig:
         object.__setattr__(self, "asymmetry", tuple(pairs))
         object.__setattr__(self, "asymmetry_band", _band(self.asymmetry_band, "asymmetry band"))
         for name in ("asymmetry_window_s", "asymmetry_step_s"):
-            object.__setattr__(self, name, _pos(getattr(self, name), name))
+            object.__setattr__(self, name, positive(getattr(self, name), name))
         if self.reference not in REFERENCES:
             raise InputError(f"invalid reference {self.reference!r}: as-recorded or average")
         if self.resample_sfreq is not None:
             object.__setattr__(self, "resample_sfreq",
-                               _pos(self.resample_sfreq, "resample rate (Hz)"))
+                               positive(self.resample_sfreq, "resample rate (Hz)"))
         labels = tuple(dict.fromkeys(str(lab) for lab in self.labels))
         longest = max(len(f"{m}_{b[0]}") for m in measures for b in bands)
         for lab in labels:
@@ -254,7 +245,7 @@ def analytic_signal(data: Any, sfreq: float, band: tuple[float, float]) -> np.nd
     import mne
 
     x = _signals(data, "data")
-    sfreq = _pos(sfreq, "sampling rate (Hz)")
+    sfreq = positive(sfreq, "sampling rate (Hz)")
     lo, hi = _band(band, "band")
     if hi >= sfreq / 2:
         raise InputError(f"band {lo:g}-{hi:g} Hz needs a sampling rate above {2 * hi:g} Hz "
@@ -361,7 +352,7 @@ def coupling(a: Any, b: Any, sfreq: float, *, pairs: str | Sequence[tuple[int, i
     bad = [m for m in measures if m not in MEASURES]
     if bad:
         raise InputError(f"invalid measure(s) {bad}: choose from plv, aec")
-    n_per = int(round(_pos(epoch_s, "epoch length (s)") * sfreq))
+    n_per = int(round(positive(epoch_s, "epoch length (s)") * sfreq))
     ia = np.array([p[0] for p in pair_list])
     ib = np.array([p[1] for p in pair_list])
     ua, ub = sorted(set(ia.tolist())), sorted(set(ib.tolist()))
@@ -400,10 +391,10 @@ def band_power_windows(x: Any, sfreq: float, band: tuple[float, float], *,
         the band's bins times the bin width.
     """
     sig = _signals(x, "signal")[0]
-    sfreq = _pos(sfreq, "sampling rate (Hz)")
+    sfreq = positive(sfreq, "sampling rate (Hz)")
     lo, hi = _band(band, "band")
-    n_win = int(round(_pos(window_s, "window (s)") * sfreq))
-    n_step = max(1, int(round(_pos(step_s, "step (s)") * sfreq)))
+    n_win = int(round(positive(window_s, "window (s)") * sfreq))
+    n_step = max(1, int(round(positive(step_s, "step (s)") * sfreq)))
     if n_win > sig.size:
         raise InputError(f"the signal ({sig.size / sfreq:.1f} s) is shorter than one window "
                          f"({window_s:g} s)")
@@ -470,7 +461,7 @@ def alpha_peak(data: Any, sfreq: float, *, band: tuple[float, float] = (7.0, 14.
         too short or too slowly sampled.
     """
     x = _signals(data, "data")
-    sfreq = _pos(sfreq, "sampling rate (Hz)")
+    sfreq = positive(sfreq, "sampling rate (Hz)")
     hi_fit = min(fit_range[1], 0.45 * sfreq)
     nperseg = min(x.shape[1], int(round(segment_s * sfreq)))
     none = {"frequency_hz": None, "prominence_db": None}
@@ -526,7 +517,7 @@ class EEGQualityConfig:
         for name in ("flat_max_share", "saturation_max_share"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must lie in (0, 1]")
-        _pos(self.flat_min_run_s, "flat_min_run_s")
+        positive(self.flat_min_run_s, "flat_min_run_s")
 
 
 def _rail_share(x: np.ndarray) -> float:

@@ -27,8 +27,6 @@ skipped and :attr:`PreprocessResult.steps` says so.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import re
 from dataclasses import asdict, dataclass
@@ -46,6 +44,7 @@ from mne.preprocessing.nirs import (
 )
 
 from studymgr.errors import InputError
+from studymgr.provenance import config_hash
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +162,8 @@ class PreprocessConfig:
         return dict(sorted(out.items()))
 
     def config_hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of :meth:`to_dict`."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        """SHA-256 (hex) of the canonical JSON of :meth:`to_dict` (as every config hash)."""
+        return config_hash(self.to_dict())
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """Session recordings as files: recognise, check, read (with MNE), describe, hash and copy them.
 
 This module is about files; it never touches the study database (the store does, in
-:mod:`studymgr.store.recordings`).
+:mod:`studymgr.store.recordings`; :mod:`studymgr.runs.recordings` runs an import between them).
 
 Formats (all read by MNE's own readers, never by a home-made one):
 
@@ -30,13 +30,12 @@ files (names starting with ``.``, e.g. ``.DS_Store``) are neither hashed nor cop
 
 Safe copy (see :func:`stage_copy`): the recording is first copied to ``.<name>.partial-<pid>``
 beside its final place, flushed to disk (fsync), hashed again and compared with the source's
-hash; only then does the store move it into place (:func:`place`, an atomic rename) inside the
-database transaction that records it.
+hash; only then does the import (:mod:`studymgr.runs.recordings`) move it into place
+(:func:`place`, an atomic rename) inside the database transaction that records it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -56,6 +55,7 @@ import numpy as np
 from studymgr.compute.quality import FNIRS_TYPES
 from studymgr.errors import ConflictError, InputError, NotFoundError
 from studymgr.ids import check_code
+from studymgr.io.files import fsync_dir, remove_path
 
 logger = logging.getLogger(__name__)
 
@@ -559,15 +559,6 @@ def all_partials(folder: Path) -> list[Path]:
     return sorted(out)
 
 
-def remove_path(path: Path) -> None:
-    """Remove a file or a folder tree (missing is fine)."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
 def _write_chunk(fh: Any, chunk: bytes) -> None:
     fh.write(chunk)
 
@@ -580,15 +571,6 @@ def _copy_file(src: Path, dst: Path) -> None:
             _write_chunk(fout, chunk)
         fout.flush()
         os.fsync(fout.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a folder be fsynced
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def stage_copy(source: Path, final: Path, expected_sha256: str) -> Path:
@@ -629,10 +611,10 @@ def stage_copy(source: Path, final: Path, expected_sha256: str) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _copy_file(file, target)
             for folder in sorted({p.parent for p in tmp.rglob("*")}, reverse=True):
-                _fsync_dir(folder)
+                fsync_dir(folder)
         else:
             _copy_file(source, tmp)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         copied, _ = hash_path(tmp)
         if copied != expected_sha256:
             raise InputError(f"{source.name} changed while it was being imported (or the copy "
@@ -648,7 +630,7 @@ def place(tmp: Path, final: Path) -> None:
     if final.is_dir() and not final.is_symlink():
         shutil.rmtree(final)  # a folder cannot be renamed over a non-empty folder
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import base64
 import io
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,11 @@ from matplotlib import colors as mcolors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
+
+from studymgr.errors import InputError
+
+if TYPE_CHECKING:
+    from studymgr.compute.simulate.power import PowerResult
 
 logger = logging.getLogger(__name__)
 
@@ -550,3 +557,160 @@ def faa_figure(asymmetry: pd.DataFrame, conditions: Sequence[str],
 def rc() -> dict:
     """The rcParams used for every figure (apply with ``matplotlib.rc_context(rc())``)."""
     return dict(_RC)
+
+
+# -- a session timeline: coherence and the raters' marks ------------------------------------------
+#: Colours of the moments' labels in :func:`moments_figure` (colour-blind safe, Okabe-Ito);
+#: other labels take the next of ``_OTHER_COLORS``.
+LABEL_COLORS = {"MOI": "#D55E00", "MONI": "#0072B2"}
+_OTHER_COLORS = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+
+
+def moments_figure(events: pd.DataFrame, timecourse: pd.DataFrame | None = None, *,
+                   window: tuple[float, float] = (-15.0, 15.0), title: str | None = None,
+                   duration_s: float | None = None) -> Figure:
+    """A session timeline: the coherence time course above, the raters' marks under it.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The session's events as :meth:`Study.events` returns them (``onset_s, duration_s, label,
+        rater, source``); rater marks are drawn one row per rater, consensus moments on their
+        own row and as shaded windows on the time course.
+    timecourse : DataFrame | None
+        ``time_s, value`` (e.g. :meth:`Timecourses.frame` of the session level, one
+        chromophore); None draws the marks only.
+    window : (float, float)
+        The analysis window around each moment (s), shaded on the time course.
+    title : str | None
+        Figure title.
+    duration_s : float | None
+        Right end of the time axis (default: the time course's or the last event's end).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from studymgr.compute.events.agreement import check_window
+
+    window = check_window(window)
+    marks = events[events["source"].isin(["rater", "consensus"])].copy()
+    raters = sorted(marks.loc[marks["source"] == "rater", "rater"].dropna().unique())
+    rows = [*raters, "consensus"]
+    labels = sorted(marks["label"].unique())
+    colors = {lab: LABEL_COLORS.get(lab, _OTHER_COLORS[i % len(_OTHER_COLORS)])
+              for i, lab in enumerate(labels)}
+    has_tc = timecourse is not None and len(timecourse) > 0
+    fig = Figure(figsize=(8.0, 2.2 + 0.25 * len(rows) + (1.8 if has_tc else 0.0)), dpi=110,
+                 layout="constrained")
+    if has_tc:
+        ax_tc, ax_marks = fig.subplots(2, 1, sharex=True,
+                                       gridspec_kw={"height_ratios": [2.0, 0.6 + 0.2 * len(rows)]})
+    else:
+        ax_tc, ax_marks = None, fig.subplots(1, 1)
+    consensus = marks[marks["source"] == "consensus"]
+    if ax_tc is not None:
+        ax_tc.plot(timecourse["time_s"], timecourse["value"], color="#333333", lw=0.8)
+        for r in consensus.itertuples():
+            ax_tc.axvspan(r.onset_s + window[0], r.onset_s + window[1],
+                          color=colors.get(r.label, "#999999"), alpha=0.18, lw=0)
+        ax_tc.set_ylabel("Coherence (R²)")
+        ax_tc.set_ylim(0, 1)
+        ax_tc.spines[["top", "right"]].set_visible(False)
+    for i, who in enumerate(rows):
+        part = consensus if who == "consensus" else marks[(marks["source"] == "rater")
+                                                          & (marks["rater"] == who)]
+        for r in part.itertuples():
+            color = colors.get(r.label, "#999999")
+            if r.duration_s and r.duration_s > 0:
+                ax_marks.plot([r.onset_s, r.onset_s + r.duration_s], [i, i], color=color, lw=4)
+            ax_marks.plot([r.onset_s], [i], marker="D" if who == "consensus" else "|",
+                          ms=7 if who == "consensus" else 12, mew=2, color=color, ls="none")
+    ax_marks.set_yticks(range(len(rows)), rows)
+    ax_marks.set_ylim(len(rows) - 0.5, -0.5)
+    ax_marks.set_xlabel("Time from the start of the recording (s)")
+    ax_marks.spines[["top", "right"]].set_visible(False)
+    end = duration_s
+    if end is None:
+        ends = [float((marks["onset_s"] + marks["duration_s"]).max())] if len(marks) else [1.0]
+        if has_tc:
+            ends.append(float(timecourse["time_s"].max()))
+        end = max(ends)
+    ax_marks.set_xlim(0, max(end, 1.0))
+    if labels:
+        handles = [Line2D([], [], color=colors[lab], marker="|", ls="none", ms=10, mew=2,
+                          label=lab) for lab in labels]
+        ax_marks.legend(handles=handles, loc="upper right", frameon=False, ncols=len(labels),
+                        bbox_to_anchor=(1.0, 1.35))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_power(result: PowerResult, path: str | Path | None = None) -> Figure:
+    """Rejection rate against planted growth, one panel per test (matplotlib, Agg).
+
+    Power curves with their 95 % intervals, the false-positive rate at zero effect, and
+    reference lines at ``alpha`` and 0.8.
+
+    Parameters
+    ----------
+    result : PowerResult
+    path : str | pathlib.Path | None
+        Write the figure there (PNG, or any format matplotlib infers from the suffix).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    summary = result.summary
+    alpha = result.config.get("alpha", 0.05)
+    outcome = result.config.get("design", {}).get("outcome", "symptoms").replace("_", " ")
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    slope = result.config.get("design", {}).get("slope")
+    panels = [("growth", "Growth: synchrony ~ session"),
+              ("outcome", f"Outcome: {outcome} ~ synchrony within dyad (slope {slope:g})")]
+    values = sorted(set(summary["growth"].astype(float)))
+    span = (values[-1] - values[0]) or max(abs(values[0]), 0.01)
+    for ax, (test, title) in zip(axes, panels, strict=True):
+        part = summary[summary["test"] == test]
+        for shift, (kind, label, marker) in zip(
+                (-0.015, 0.015), (("power", "power", "o"),
+                                  ("false_positive_rate", "false-positive rate", "s")),
+                strict=True):
+            rows = part[part["kind"] == kind].sort_values("growth")
+            if rows.empty:
+                continue
+            # a small sideways shift keeps power and false-positive rate at one growth apart
+            x = rows["growth"].to_numpy(dtype=float) + shift * span
+            err = np.vstack([rows["rate"] - rows["ci_low"], rows["ci_high"] - rows["rate"]])
+            ax.errorbar(x, rows["rate"], yerr=err, marker=marker, capsize=3, label=label,
+                        linestyle="-" if len(rows) > 1 else "none")
+        ax.axhline(alpha, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(0.8, color="grey", linestyle="--", linewidth=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("planted growth (coupling per session)")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.set_xlim(values[0] - 0.15 * span, values[-1] + 0.15 * span)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_ylabel(f"rejection rate (p < {alpha:g})")
+    design = result.config.get("design", {})
+    scanned = design.get("scanned")
+    fig.suptitle(f"{design.get('n_dyads')} dyads x {design.get('n_sessions')} sessions"
+                 f"{'' if scanned is None else ' (scanned ' + ','.join(map(str, scanned)) + ')'}"
+                 f", {result.config.get('reps')} repetitions", fontsize=10)
+    if path is not None:
+        out = Path(path)
+        if not out.parent.is_dir():
+            raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+        try:
+            fig.savefig(out, dpi=120)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot write the plot to {out}: {exc}") from None
+        logger.info("wrote %s", out)
+    return fig

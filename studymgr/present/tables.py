@@ -29,12 +29,14 @@ import io
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from studymgr.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -361,13 +363,25 @@ def _typeset_minus(text: str) -> str:
     return re.sub(r"-(?=[\d.])", MINUS, text)
 
 
+def _render_markup(text: str, escape: Callable[[str], str], wrap: Mapping[str, str]) -> str:
+    """``text`` in one output format: each part escaped, then put in its kind's template
+    (``wrap[kind] % part``; plain parts as they are)."""
+    return "".join(wrap[kind] % escape(part) if kind else escape(part)
+                   for kind, part in _split(text))
+
+
+def _html_escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+_HTML_WRAP = {"i": "<i>%s</i>", "sup": "<sup>%s</sup>", "sub": "<sub>%s</sub>"}
+_MD_WRAP = {"i": "*%s*", "sup": "<sup>%s</sup>", "sub": "<sub>%s</sub>"}
+_TEX_WRAP = {"i": r"\textit{%s}", "sup": r"\textsuperscript{%s}", "sub": r"\textsubscript{%s}"}
+
+
 def html_markup(text: str) -> str:
-    tags = {"i": "i", "sup": "sup", "sub": "sub"}
-    out = []
-    for kind, part in _split(text):
-        esc = html.escape(part, quote=False)
-        out.append(f"<{tags[kind]}>{esc}</{tags[kind]}>" if kind else esc)
-    return "".join(out)
+    """Markup as HTML (``<i>``, ``<sup>``, ``<sub>``), the text escaped."""
+    return _render_markup(text, _html_escape, _HTML_WRAP)
 
 
 def _md(text: str) -> str:
@@ -375,12 +389,7 @@ def _md(text: str) -> str:
 
 
 def _md_markup(text: str) -> str:
-    out = []
-    for kind, part in _split(text):
-        part = _md(part)
-        out.append({"": part, "i": f"*{part}*", "sup": f"<sup>{part}</sup>",
-                    "sub": f"<sub>{part}</sub>"}[kind])
-    return "".join(out)
+    return _render_markup(text, _md, _MD_WRAP)
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -398,12 +407,7 @@ def _tex(text: str) -> str:
 
 
 def _tex_markup(text: str) -> str:
-    out = []
-    for kind, part in _split(text):
-        esc = _tex(part)
-        out.append({"": esc, "i": rf"\textit{{{esc}}}", "sup": rf"\textsuperscript{{{esc}}}",
-                    "sub": rf"\textsubscript{{{esc}}}"}[kind])
-    return "".join(out)
+    return _render_markup(text, _tex, _TEX_WRAP)
 
 
 def _tex_number(text: str) -> str:
@@ -804,7 +808,7 @@ def descriptives_table(frame: pd.DataFrame, sources: Mapping[str, Any] | None = 
     frame : DataFrame
         The analysis table (one row per dyad × session).
     sources : mapping, optional
-        The analysis table's construct sources (instrument, scale, respondent, timing).
+        The analysis table's construct sources (instrument, scale, role, timing).
     chromophore : str
         Whose synchrony the table holds.
     """
@@ -836,7 +840,7 @@ def descriptives_table(frame: pd.DataFrame, sources: Mapping[str, Any] | None = 
         if src and src.get("instrument"):
             note_parts.append(f"{_cap(construct_label(col))}: {src['instrument']}@"
                               f"{src.get('version')} {src.get('scale')}, "
-                              f"{src.get('respondent')}-rated, {src.get('timing')}-session.")
+                              f"{src.get('role')}-rated, {src.get('timing')}-session.")
     return Table(name="descriptives", title="Descriptive Statistics per Session",
                  columns=["Session", "*n*", "*M*", "*SD*"], rows=rows,
                  note=" ".join(note_parts), group_label="Measure",
@@ -983,8 +987,6 @@ def eventlocked_apa_table(results: pd.DataFrame, *, labels: Sequence[str] | None
         Columns Dyad, Session, then per label *M*, *n*, *p*, then Rest *M*; every numeric
         cell's value is the stored number.
     """
-    from studymgr.runs.eventlocked import eventlocked_table
-
     frame = results.loc[results["level"] == "session"]
     present = list(dict.fromkeys(frame["chromophore"]))
     chromas = [c for c in (chromophores or sorted(present, key=lambda c: (c != "hbo", c)))
@@ -1179,7 +1181,8 @@ def moments_tables(eventlocked: pd.DataFrame | None, eeg: pd.DataFrame | None,
                                             configs=eventlocked_configs))
     else:
         notes.append("event-locked synchrony: none stored (store consensus moments with "
-                     "'studymgr events agreement DYAD N', then run 'studymgr moments compute')")
+                     "'studymgr events agreement DYAD N', then run 'studymgr eventlocked "
+                     "compute')")
     eeg_labels = [lab for cfg in eeg_configs for lab in cfg.get("labels", [])] or None
     if eeg is not None and (eeg["level"] == "session").any():
         tables.append(eeg_coupling_table(eeg, labels=eeg_labels, configs=eeg_configs))
@@ -1192,3 +1195,49 @@ def moments_tables(eventlocked: pd.DataFrame | None, eeg: pd.DataFrame | None,
         notes.append("frontal alpha asymmetry around moments: none stored (run 'studymgr eeg "
                      "compute')")
     return tables, notes
+
+
+# -- event-locked synchrony, wide ------------------------------------------------------------------
+def eventlocked_table(results: pd.DataFrame, *, labels: Sequence[str] | None = None,
+                      chromophore: str | None = "hbo") -> pd.DataFrame:
+    """A wide table of event-locked results: one row per session and unit pair.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Tidy results as :meth:`Study.eventlocked_results` returns them: ``dyad, session,
+        measure, chromophore, level, therapist_unit, patient_unit, condition, value, n_windows,
+        null_mean, p_value``.
+    labels : sequence of str | None
+        Conditions to show, in this order (default: every label found, then ``rest``).
+    chromophore : str | None
+        Keep one chromophore (default ``hbo``; None keeps all).
+
+    Returns
+    -------
+    DataFrame
+        ``dyad, session, measure, chromophore, level, therapist_unit, patient_unit`` then, per
+        label L: ``L`` (mean in its windows), ``n_L`` (windows), ``null_L`` (mean of the random
+        windows), ``p_L`` (permutation p); then ``rest`` (mean outside every window).
+    """
+    keys = ["dyad", "session", "measure", "chromophore", "level", "therapist_unit",
+            "patient_unit"]
+    needed = [*keys, "condition", "value", "n_windows", "null_mean", "p_value"]
+    missing = [c for c in needed if c not in results.columns]
+    if missing:
+        raise InputError(f"event-locked results lack column(s) {', '.join(missing)}")
+    frame = results if chromophore is None else results[results["chromophore"] == chromophore]
+    found = [c for c in dict.fromkeys(frame["condition"]) if c != REST]
+    wanted = list(labels) if labels is not None else sorted(found)
+    out = frame[keys].drop_duplicates().reset_index(drop=True)
+    for lab in [*wanted, REST]:
+        part = frame[frame["condition"] == lab].set_index(keys)
+        cols = {"value": lab} if lab == REST else {"value": lab, "n_windows": f"n_{lab}",
+                                                   "null_mean": f"null_{lab}",
+                                                   "p_value": f"p_{lab}"}
+        out = out.merge(part[list(cols)].rename(columns=cols), left_on=keys, right_index=True,
+                        how="left")
+        for col in cols.values():
+            if col.startswith("n_"):
+                out[col] = out[col].astype("Int64")
+    return out.sort_values(keys, kind="stable", ignore_index=True)

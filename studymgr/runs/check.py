@@ -11,8 +11,8 @@
 ``foreign_keys``
     ``PRAGMA foreign_key_check``: no row refers to a missing row.
 ``audit``
-    The audit trail's hash chain (:func:`studymgr.store.audit.verify_chain`): an edited, removed
-    or inserted row breaks it.
+    The audit trail's hash chain (:meth:`Study.verify_audit`): an edited, removed or inserted row
+    breaks it.
 ``scores``
     Every stored instrument definition still matches its content hash, and every stored score is
     recomputed from its response's item values with that definition.
@@ -34,7 +34,8 @@ Each problem comes with the command that fixes it. Only leftovers (orphan files,
 and permissions are fixed by :func:`check_study` itself (``fix=True``); everything else needs a
 person's decision (re-import, recompute, or restore from a backup).
 
-This module reads the store; it writes nothing to the database.
+This module reads the store (through its methods: no SQL here); it writes nothing to the
+database.
 """
 
 from __future__ import annotations
@@ -43,15 +44,22 @@ import json
 import logging
 import math
 import os
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from studymgr.errors import InputError, StudyError
-from studymgr.ids import check_user
+from studymgr.errors import StudyError
+from studymgr.store import (
+    DatabaseError,
+    open_store_as_is,
+    shipped_schema_fingerprint,
+    shipped_schema_version,
+)
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +77,7 @@ def _row(check: str, status: str, where: str, detail: str, fix: str = "") -> dic
 
 
 def open_for_check(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
-                   user: str | None = None) -> Any:
+                   user: str | None = None) -> Study:
     """Open a study for checking, without upgrading an older schema (unlike ``open_study``).
 
     Parameters
@@ -92,33 +100,12 @@ def open_for_check(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[
         No such file, not SQLite, not a study, or so damaged that it cannot be opened.
     """
     from studymgr.runs.study import Study
-    from studymgr.store import database
-    from studymgr.store.study import default_user
 
-    path = Path(path)
-    user = check_user(user) if user is not None else default_user()
-    db = database.connect(path)
-    try:
-        database.check_is_study(db, path)
-        row = db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()
-        if row is None:
-            raise InputError(f"{path} is a studymgr database with no study row: it is damaged; "
-                             + RESTORE)
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise InputError(f"{path} is damaged ({exc}): {RESTORE}") from None
-    except BaseException:
-        db.close()
-        raise
-    if data_dir is not None:
-        data = Path(data_dir)
-    else:
-        stored = Path(row[0])
-        data = stored if stored.is_absolute() else (path.parent / stored).resolve()
-    return Study(path, db, data, user)
+    return open_store_as_is(path, user=user, data_dir=data_dir, factory=Study,
+                            damaged_hint=RESTORE)
 
 
-def check_study(study: Any, *, fix: bool = False,
+def check_study(study: Study, *, fix: bool = False,
                 progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Run every check over an open study.
 
@@ -140,7 +127,7 @@ def check_study(study: Any, *, fix: bool = False,
         ``detail`` says what was verified), and one row per finding with status ``problem``,
         ``warning`` (harmless but unexpected) or ``fixed`` (by ``fix=True``).
     """
-    runners: dict[str, Callable[[Any, bool], list[dict[str, str]]]] = {
+    runners: dict[str, Callable[[Study, bool], list[dict[str, str]]]] = {
         "schema": _schema, "integrity": _integrity, "foreign_keys": _foreign_keys,
         "audit": _audit, "scores": _scores, "scans": _scans, "synchrony": _synchrony,
         "runs": _runs, "permissions": _permissions,
@@ -151,7 +138,7 @@ def check_study(study: Any, *, fix: bool = False,
             progress(name, index, len(CHECKS))
         try:
             found = runners[name](study, fix)
-        except (sqlite3.DatabaseError, StudyError, OSError, ValueError) as exc:
+        except (DatabaseError, StudyError, OSError, ValueError) as exc:
             # A damaged database can fail any query: report it instead of stopping.
             found = [_row(name, "problem", "", f"could not be checked ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())})", RESTORE)]
@@ -167,11 +154,9 @@ def n_problems(frame: pd.DataFrame) -> int:
 
 
 # -- the checks ----------------------------------------------------------------------------------
-def _schema(study: Any, fix: bool) -> list[dict[str, str]]:
-    from studymgr.store import database
-
-    found = database.database_version(study.db)
-    current = database.schema_version()
+def _schema(study: Study, fix: bool) -> list[dict[str, str]]:
+    found = study.schema_version
+    current = shipped_schema_version()
     if found < current:
         return [_row("schema", "problem", f"schema v{found}",
                      f"schema version {found} is older than this studymgr's ({current})",
@@ -181,13 +166,8 @@ def _schema(study: Any, fix: bool) -> list[dict[str, str]]:
         return [_row("schema", "problem", f"schema v{found}",
                      f"schema version {found} is newer than this studymgr's ({current})",
                      "upgrade studymgr (pip install -U studymgr)")]
-    fresh = sqlite3.connect(":memory:")
-    try:
-        fresh.executescript(database.schema_sql())
-        expected = database.schema_fingerprint(fresh)
-    finally:
-        fresh.close()
-    actual = database.schema_fingerprint(study.db.conn)
+    expected = shipped_schema_fingerprint()
+    actual = study.schema_fingerprint()
     rows = []
     for key in sorted((set(expected) | set(actual)) - {"user_version"}):
         kind, _, name = key.partition(":")
@@ -211,17 +191,17 @@ def _schema(study: Any, fix: bool) -> list[dict[str, str]]:
     return rows
 
 
-def _integrity(study: Any, fix: bool) -> list[dict[str, str]]:
-    result = [r[0] for r in study.db.conn.execute("PRAGMA integrity_check")]
+def _integrity(study: Study, fix: bool) -> list[dict[str, str]]:
+    result = study.integrity_check()
     if result == ["ok"]:
         return [_row("integrity", "ok", "", "SQLite integrity_check: ok")]
     return [_row("integrity", "problem", "", f"SQLite integrity_check: {line}", RESTORE)
             for line in result]
 
 
-def _foreign_keys(study: Any, fix: bool) -> list[dict[str, str]]:
+def _foreign_keys(study: Study, fix: bool) -> list[dict[str, str]]:
     counts: dict[tuple[str, str], int] = {}
-    for table, _rowid, parent, _fkid in study.db.conn.execute("PRAGMA foreign_key_check"):
+    for table, _rowid, parent in study.foreign_key_problems():
         counts[(table, parent)] = counts.get((table, parent), 0) + 1
     if not counts:
         return [_row("foreign_keys", "ok", "", "every reference points at an existing row")]
@@ -229,11 +209,9 @@ def _foreign_keys(study: Any, fix: bool) -> list[dict[str, str]]:
                  f"{parent} rows", RESTORE) for (table, parent), n in sorted(counts.items())]
 
 
-def _audit(study: Any, fix: bool) -> list[dict[str, str]]:
-    from studymgr.store import audit
-
-    n_rows = study.db.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-    problems = audit.verify_chain(study.db)
+def _audit(study: Study, fix: bool) -> list[dict[str, str]]:
+    n_rows = study.row_counts(["audit_log"])["audit_log"]
+    problems = study.verify_audit()
     if not problems:
         return [_row("audit", "ok", "", f"{n_rows} audit rows, hash chain intact")]
     return [_row("audit", "problem", p.split(":")[0], p + ": the audit trail was changed "
@@ -246,48 +224,35 @@ def _same(a: float | None, b: float | None) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
 
 
-def _scores(study: Any, fix: bool) -> list[dict[str, str]]:
+def _scores(study: Study, fix: bool) -> list[dict[str, str]]:
     from studymgr.compute.instruments import load_instrument
 
-    conn = study.db.conn
     rows: list[dict[str, str]] = []
-    definitions: dict[int, Any] = {}
-    for iid, name, version, definition, chash in conn.execute(
-            "SELECT id, name, version, definition, content_hash FROM instruments ORDER BY id"):
-        where = f"{name}@{version}"
+    # name@version -> the validated definition, or None when the stored one is not usable
+    definitions: dict[str, Any] = {}
+    for stored_def in study.instrument_definitions():
+        where = f"{stored_def['name']}@{stored_def['version']}"
         try:
-            inst = load_instrument(json.loads(definition))
+            inst = load_instrument(json.loads(stored_def["definition"]))
         except (StudyError, ValueError) as exc:
             rows.append(_row("scores", "problem", where, f"the stored definition is invalid "
                              f"({exc})", RESTORE))
-            definitions[iid] = None
+            definitions[where] = None
             continue
-        if inst.content_hash != chash:
+        if inst.content_hash != stored_def["content_hash"]:
             rows.append(_row("scores", "problem", where, "the stored definition does not match "
                              "its content hash (edited outside studymgr)", RESTORE))
-            definitions[iid] = None
+            definitions[where] = None
             continue
-        definitions[iid] = inst
-    items: dict[int, dict[str, Any]] = {}
-    for rid, item, value, missing in conn.execute(
-            "SELECT response_id, item, value, missing FROM response_items "
-            "ORDER BY response_id, position"):
-        items.setdefault(rid, {})[item] = missing if value is None else value
-    stored: dict[int, dict[str, tuple]] = {}
-    for rid, scale, value, n_answered, n_items, prorated, band in conn.execute(
-            "SELECT response_id, scale, value, n_answered, n_items, prorated, band FROM scores"):
-        stored.setdefault(rid, {})[scale] = (value, n_answered, n_items, bool(prorated), band)
+        definitions[where] = inst
     n_checked = 0
-    for rid, dyad, number, iid, name, version, respondent, timing in conn.execute(
-            "SELECT r.id, d.code, s.number, r.instrument_id, i.name, i.version, r.respondent, "
-            "r.timing FROM responses r JOIN sessions s ON s.id = r.session_id "
-            "JOIN dyads d ON d.id = s.dyad_id JOIN instruments i ON i.id = r.instrument_id "
-            "ORDER BY d.code, s.number, i.name, r.respondent, r.timing"):
-        inst = definitions.get(iid)
+    for r in study.response_records():
+        spec = f"{r['instrument']}@{r['version']}"
+        inst = definitions.get(spec)
         if inst is None:
             continue
-        where = f"{dyad}/{number} {name}@{version} {respondent} {timing}"
-        problem = _score_problem(inst, items.get(rid, {}), stored.get(rid, {}))
+        where = f"{r['dyad']}/{r['session']} {spec} {r['role']} {r['timing']}"
+        problem = _score_problem(inst, r["items"], r["scores"])
         if problem:
             rows.append(_row("scores", "problem", where, problem,
                              RESTORE + "; 'studymgr audit' shows the values as entered"))
@@ -321,9 +286,9 @@ def _score_problem(inst: Any, values: dict[str, Any], stored: dict[str, tuple]) 
     return None
 
 
-def _scans(study: Any, fix: bool) -> list[dict[str, str]]:
+def _scans(study: Study, fix: bool) -> list[dict[str, str]]:
     if not study.data_dir.is_dir():
-        n = study.db.conn.execute("SELECT count(*) FROM scans").fetchone()[0]
+        n = study.row_counts(["scans"])["scans"]
         return [_row("scans", "problem" if n else "warning", str(study.data_dir),
                      f"the data folder does not exist ({n} recordings are stored)",
                      "restore the folder from a backup, or give its place with --data-dir")]
@@ -354,47 +319,43 @@ def _scans(study: Any, fix: bool) -> list[dict[str, str]]:
 
 # What recomputes each kind of session run, and the modality of its recordings.
 SESSION_RUNS = {"synchrony": ("nirs", "studymgr synchrony compute"),
-                "eventlocked": ("nirs", "studymgr moments compute"),
+                "eventlocked": ("nirs", "studymgr eventlocked compute"),
                 "eeg": ("eeg", "studymgr eeg compute")}
 
 
-def _events_changed(study: Any, dyad: str, number: int, config: str, stored: str | None
-                    ) -> bool:
-    """Whether the events a run used (by the run's source and labels) differ from those stored
-    now."""
+def _events_changed(study: Study, dyad: str, number: int, settings: dict[str, Any],
+                    stored: str | None) -> bool:
+    """Whether the events a run used (by the run's source and labels, from its configuration)
+    differ from those stored now."""
     from studymgr.runs.eventlocked import events_hash, select_events
 
-    settings = json.loads(config)
     events = select_events(study.events(dyad, number), settings.get("source", "consensus"),
                            settings.get("labels", ["MOI", "MONI"]))
     return stored is not None and events_hash(events) != stored
 
 
-def _synchrony(study: Any, fix: bool) -> list[dict[str, str]]:
-    conn = study.db.conn
-    current: dict[tuple[int, str], dict[str, str]] = {}
-    for sid, role, modality, sha in conn.execute(
-            "SELECT session_id, role, modality, sha256 FROM scans"):
-        current.setdefault((sid, modality), {})[role] = sha
-    every = {sha for (_, modality), by_role in current.items() if modality == "nirs"
+def _synchrony(study: Study, fix: bool) -> list[dict[str, str]]:
+    # (dyad, session, modality) -> {role: sha256} of the recordings stored now
+    current: dict[tuple[str, int, str], dict[str, str]] = {}
+    for scan in study.scans().itertuples(index=False):
+        current.setdefault((scan.dyad, int(scan.session), scan.modality), {})[scan.role] = (
+            scan.sha256)
+    every = {sha for (_, _, modality), by_role in current.items() if modality == "nirs"
              for sha in by_role.values()}
     rows = []
     n_runs: dict[str, int] = {}
-    for run_id, kind, sid, dyad, number, hashes, config in conn.execute(
-            "SELECT a.id, a.kind, a.session_id, d.code, s.number, a.input_hashes, a.config "
-            "FROM analysis_runs a JOIN sessions s ON s.id = a.session_id "
-            "JOIN dyads d ON d.id = s.dyad_id WHERE a.kind IN ('synchrony', 'eventlocked', "
-            "'eeg') AND a.status = 'done' ORDER BY d.code, s.number, a.kind"):
+    for run in study.session_runs(list(SESSION_RUNS)).itertuples(index=False):
+        run_id, kind, dyad, number = run.run, run.kind, run.dyad, int(run.session)
         modality, command = SESSION_RUNS[kind]
         n_runs[kind] = n_runs.get(kind, 0) + 1
-        stored = json.loads(hashes)
-        now = current.get((sid, modality), {})
+        stored = run.input_hashes
+        now = current.get((dyad, number, modality), {})
         changed = [f"the {role}'s recording" for role in ("therapist", "patient")
                    if stored.get(role) != now.get(role)]
         stale = sum(1 for pair in stored.get("pseudo") or [] for sha in pair if sha not in every)
         if stale:
             changed.append(f"{stale} pseudo-partner recording(s)")
-        if kind != "synchrony" and _events_changed(study, dyad, int(number), config,
+        if kind != "synchrony" and _events_changed(study, dyad, number, run.config,
                                                    stored.get("events")):
             changed.append("the events")
         if changed:
@@ -411,15 +372,14 @@ def _synchrony(study: Any, fix: bool) -> list[dict[str, str]]:
     return rows
 
 
-def _runs(study: Any, fix: bool) -> list[dict[str, str]]:
-    rows = [_row("runs", "problem", f"run {run_id}", f"the {kind} run started {started} never "
-                 "finished (interrupted?)", f"run 'studymgr {kind} ...' again")
-            for run_id, kind, started in study.db.conn.execute(
-                "SELECT id, kind, started_at FROM analysis_runs WHERE status = 'running'")]
+def _runs(study: Study, fix: bool) -> list[dict[str, str]]:
+    rows = [_row("runs", "problem", f"run {r.run}", f"the {r.kind} run started {r.started_at} "
+                 "never finished (interrupted?)", f"run 'studymgr {r.kind} ...' again")
+            for r in study.unfinished_runs().itertuples(index=False)]
     return rows or [_row("runs", "ok", "", "no unfinished analysis run")]
 
 
-def _private_paths(study: Any) -> list[Path]:
+def _private_paths(study: Study) -> list[Path]:
     paths = [study.path] + [Path(f"{study.path}{suffix}") for suffix in ("-wal", "-shm",
                                                                          "-journal")]
     paths = [p for p in paths if p.exists()]
@@ -430,7 +390,7 @@ def _private_paths(study: Any) -> list[Path]:
     return paths
 
 
-def _permissions(study: Any, fix: bool) -> list[dict[str, str]]:
+def _permissions(study: Study, fix: bool) -> list[dict[str, str]]:
     rows = []
     n = 0
     for path in _private_paths(study):

@@ -4,23 +4,26 @@
 in every dyad, fNIRS in every session (by default), questionnaires before and after each session
 — and then does what a research team would do, through the public API only:
 
-1. simulate the lab's raw material (:func:`studymgr.compute.simulate.study.simulate_study`): SNIRF recordings in
-   a BIDS-like tree, a questionnaire CSV and ``truth.json`` with every planted value;
+1. simulate the lab's raw material (:func:`studymgr.compute.simulate.study.simulate_study`):
+   SNIRF recordings in a BIDS-like tree, a questionnaire CSV and ``truth.json`` with every
+   planted value;
 2. create the study, its dyads and sessions;
 3. import the questionnaires (:func:`studymgr.runs.entry.import_responses`);
 4. import the recordings (:meth:`Study.import_scans_dir`: read, checked, hashed, copied);
 5. compute synchrony with pseudo-dyads (:meth:`Study.compute_synchrony`);
 6. fit the models (:meth:`Study.fit_models`);
-7. write the report (:func:`studymgr.present.report.write_report`), the publication tables and the tidy
-   data (:func:`studymgr.present.export.export_tables`, :func:`studymgr.present.export.export_data`);
+7. write the report (:func:`studymgr.present.report.write_report`), the publication tables and
+   the tidy data (:func:`studymgr.present.export.export_tables`,
+   :func:`studymgr.present.export.export_data`);
 8. compare what the models found with what was planted (``planted_vs_recovered.csv``).
 
-The planted model is the simulator's (see :mod:`studymgr.compute.simulate.study`). Its demo values differ from
-the simulator's defaults on purpose: the wavelet coherence of the simulated recordings is a
-compressed function of the planted coupling (about 0.35 at coupling 0 and 0.2 alike, rising
-steeply only above 0.4, because independent systemic signals share the band), so the demo
-starts at coupling 0.3 and lets it grow by 0.1 per session, with session-to-session variation
-large enough for the within-dyad synchrony–outcome link to show with 8 dyads.
+The planted model is the simulator's (see :mod:`studymgr.compute.simulate.model`). Its demo
+values (:data:`DEMO_EFFECTS`) differ from the simulator's defaults on purpose: the wavelet
+coherence of the simulated recordings is a compressed function of the planted coupling (about
+0.35 at coupling 0 and 0.2 alike, rising steeply only above 0.4, because independent systemic
+signals share the band), so the demo starts at coupling 0.3 and lets it grow by 0.1 per
+session, with session-to-session variation large enough for the within-dyad
+synchrony–outcome link to show with 8 dyads.
 
 Output folder::
 
@@ -41,13 +44,20 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from studymgr._docs import fill_doc
+from studymgr.compute.simulate._params import seed_sequence, with_overrides
+from studymgr.compute.simulate.model import Design, Effects, Recording
 from studymgr.errors import ConflictError, InputError
+
+if TYPE_CHECKING:
+    from studymgr.compute.simulate.study import SimulatedStudy
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -77,87 +87,73 @@ STEPS = (
 )
 
 
-@dataclass(frozen=True)
+#: The demo's planted effects (see the module docstring for why they differ from the
+#: simulator's defaults).
+DEMO_EFFECTS = Effects(baseline_coupling=0.3, growth=0.1, coupling_sd_session=0.15,
+                       symptom_slope=-3.0, wellbeing_slope=3.0, session_quality_slope=3.0,
+                       outcome_sd_session=0.3)
+#: The demo's recordings: 6 minutes at 5 Hz, 8 channel pairs, one bad pair per person.
+DEMO_RECORDING = Recording(duration_s=360.0, sfreq=5.0, n_channels=8, bad_channels=1)
+
+
+@fill_doc
+@dataclass(frozen=True, init=False)
 class DemoConfig:
-    """Design, planted effects and analysis settings of the demo.
+    """Design, planted effects, recordings and analysis settings of the demo.
 
     Parameters
     ----------
-    n_dyads, n_sessions : int
-        Study size (one shared therapist ``T01``; patients ``P01``...).
-    scanned : tuple of int | None
-        Sessions recorded with fNIRS (default: every session).
-    duration_s, sfreq : float
-        Length (s) and sampling rate (Hz) of each recording.
-    n_channels : int
-        Long source–detector pairs per person.
-    bad_channels : int
-        Unusable pairs per person (flagged by the scalp coupling index at import).
-    motion_spikes : int
-        Head movements per recording (corrected by TDDR).
-    baseline_coupling, growth, coupling_sd_dyad, coupling_sd_growth, coupling_sd_session : float
-        Planted coupling: mean at session 1, mean change per session, SDs of the dyad
-        intercepts, dyad slopes and session residuals (coupling units, 0-1).
-    symptom_slope, wellbeing_slope, session_quality_slope : float
-        Planted change of each latent outcome (z units) per unit of coupling.
-    alliance_effect : float
-        Planted change of alliance per unit of coupling (0: alliance unrelated to synchrony).
-    outcome_sd_dyad, outcome_sd_session : float
-        SDs of the outcomes' dyad intercepts and session residuals (z units).
+    %(sim_design)s
+        One shared therapist ``T01``; patients ``P01``...; at least 3 dyads.
+    effects : Effects | None
+        The planted model (default :data:`DEMO_EFFECTS`).
+    recording : Recording | None
+        Each recording's settings (default :data:`DEMO_RECORDING`).
     max_pseudo : int
         Pseudo-dyad pairs per session (a seeded subset of the 2 × (dyads - 1) available).
     seed : int
         Seed of the simulation and of the pseudo-pair subsets.
+    %(sim_overrides)s
     """
 
-    n_dyads: int = 8
-    n_sessions: int = 6
-    scanned: tuple[int, ...] | None = None
-    duration_s: float = 360.0
-    sfreq: float = 5.0
-    n_channels: int = 8
-    bad_channels: int = 1
-    motion_spikes: int = 2
-    baseline_coupling: float = 0.3
-    growth: float = 0.1
-    coupling_sd_dyad: float = 0.05
-    coupling_sd_growth: float = 0.02
-    coupling_sd_session: float = 0.15
-    symptom_slope: float = -3.0
-    wellbeing_slope: float = 3.0
-    session_quality_slope: float = 3.0
-    alliance_effect: float = 0.0
-    outcome_sd_dyad: float = 0.7
-    outcome_sd_session: float = 0.3
-    max_pseudo: int = 6
-    seed: int = 7
+    design: Design
+    effects: Effects
+    recording: Recording
+    max_pseudo: int
+    seed: int
 
-    def __post_init__(self) -> None:
-        if self.scanned is not None:
-            object.__setattr__(self, "scanned", tuple(self.scanned))
-            if not self.scanned:
-                raise InputError("the demo needs scanned sessions: leave --scanned out (every "
-                                 "session) or name at least two, e.g. 1,3,5")
-        if isinstance(self.n_dyads, int) and not isinstance(self.n_dyads, bool) and \
-                self.n_dyads < 3:
+    def __init__(self, design: Design | None = None, effects: Effects | None = None,
+                 recording: Recording | None = None, *, max_pseudo: int = 6, seed: int = 7,
+                 **overrides: Any) -> None:
+        groups = with_overrides("DemoConfig", {
+            "design": (Design, design),
+            "effects": (Effects, DEMO_EFFECTS if effects is None else effects),
+            "recording": (Recording, DEMO_RECORDING if recording is None else recording)},
+            overrides)
+        for name, value in (*groups.items(), ("max_pseudo", max_pseudo), ("seed", seed)):
+            object.__setattr__(self, name, value)
+        if self.design.scanned == ():
+            raise InputError("the demo needs scanned sessions: leave --scanned out (every "
+                             "session) or name at least two, e.g. 1,3,5")
+        if self.design.n_dyads < 3:
             raise InputError(f"the demo needs at least 3 dyads (the mixed models need 3), got "
-                             f"{self.n_dyads}")
-        if isinstance(self.max_pseudo, bool) or not isinstance(self.max_pseudo, int) or \
-                self.max_pseudo < 1:
-            raise InputError(f"max_pseudo must be a whole number >= 1, got {self.max_pseudo!r}")
+                             f"{self.design.n_dyads}")
+        if isinstance(max_pseudo, bool) or not isinstance(max_pseudo, int) or max_pseudo < 1:
+            raise InputError(f"max_pseudo must be a whole number >= 1, got {max_pseudo!r}")
+        seed_sequence(seed)  # a bad seed is refused here, before any folder is touched
 
     def simulation_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`studymgr.compute.simulate.study.simulate_study`."""
-        out = asdict(self)
-        out.pop("max_pseudo")
-        out["scanned"] = None if self.scanned is None else list(self.scanned)
-        return out
+        """Keyword arguments of :func:`studymgr.compute.simulate.study.simulate_study`, flat
+        (``n_dyads=..., growth=..., duration_s=..., seed=...``)."""
+        return {**self.design.as_dict(), "scanned": None if self.design.scanned is None
+                else list(self.design.scanned), **self.effects.as_dict(),
+                **self.recording.as_dict(), "seed": self.seed}
 
 
 #: A small, fast demo (4 dyads x 3 sessions, 3 channels; about half a minute): for notebooks and
 #: trying things out. Its growth is planted steeper so that 3 sessions show it.
-QUICK = DemoConfig(n_dyads=4, n_sessions=3, n_channels=3, bad_channels=0, growth=0.15,
-                   max_pseudo=2)
+QUICK = DemoConfig(Design(n_dyads=4, n_sessions=3), replace(DEMO_EFFECTS, growth=0.15),
+                   replace(DEMO_RECORDING, n_channels=3, bad_channels=0), max_pseudo=2)
 
 
 @dataclass
@@ -331,8 +327,8 @@ def _default_jobs() -> int:
     return max(1, min(n, 8))
 
 
-def _rate_moments(study: Any, folder: Path, config: DemoConfig, truth: dict[str, Any],
-                  timer: Any) -> list[str]:
+def _rate_moments(study: Study, folder: Path, config: DemoConfig, truth: dict[str, Any],
+                  timer: _Timer) -> list[str]:
     """Simulated raters mark moments of interest in a few sessions; their consensus is stored
     and event-locked synchrony computed there. No coupling is planted around the moments, so
     the event-locked tests are a check of the null (p-values spread over 0-1)."""
@@ -344,7 +340,7 @@ def _rate_moments(study: Any, folder: Path, config: DemoConfig, truth: dict[str,
     chosen = [s["dyad"] for s in scanned if int(s["session"]) == last][:MOMENT_SESSIONS]
     notes = []
     for i, dyad in enumerate(chosen, start=1):
-        marks = simulate_rater_marks(config.duration_s, seed=config.seed + i)
+        marks = simulate_rater_marks(config.recording.duration_s, seed=config.seed + i)
         path = folder / f"raters_{dyad}_session{last}.csv"
         marks.to_csv(path, index=False)
         study.import_events(dyad, last, path)
@@ -357,6 +353,95 @@ def _rate_moments(study: Any, folder: Path, config: DemoConfig, truth: dict[str,
                          f"{failed['message'].iloc[0]}")
         timer.tick(i, len(chosen))
     return notes
+
+
+class _Steps:
+    """The demo's steps so far: seconds per step, notes, and the progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.notes: list[str] = []
+        self.progress = progress
+
+    def tick(self, step: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(step, done, total)
+
+    def timed(self, step: str, total: int = 1) -> _Timer:
+        return _Timer(step, self.timings, self.tick, total)
+
+
+def _create_study(db_path: Path, truth: dict[str, Any], user: str | None) -> Study:
+    """The study with the simulated dyads and sessions."""
+    from studymgr.runs.study import create_study
+
+    study = create_study(db_path, name="demo", user=user)
+    for d in truth["dyads"]:
+        study.add_dyad(d["dyad"], therapist=d["therapist"], patient=d["patient"])
+    for s in truth["sessions"]:
+        study.add_session(s["dyad"], int(s["session"]), date=s["date"],
+                          scanned=bool(s["scanned"]))
+    return study
+
+
+def _import_recordings(study: Study, sim: SimulatedStudy, timer: _Timer) -> None:
+    scans = study.import_scans_dir(sim.out_dir / "recordings",
+                                   progress=lambda i, n, _path: timer.tick(i, n))
+    refused = scans[scans["outcome"] == "refused"]
+    if len(refused):
+        raise InputError(f"{len(refused)} simulated recordings were refused at import: "
+                         f"{refused['detail'].iloc[0]}")
+
+
+def _compute_synchrony(study: Study, config: DemoConfig, jobs: int, steps: _Steps
+                       ) -> pd.DataFrame:
+    """Synchrony with pseudo-dyads; its two phases (preparing recordings, computing) are timed
+    as two steps, split when the last recording was prepared."""
+    from studymgr.compute.synchrony.config import SynchronyConfig
+
+    phase_step = {"prepare": STEPS[4], "compute": STEPS[5]}
+    started = time.perf_counter()
+    last_tick: dict[str, float] = {}
+
+    def sync_progress(phase: str, done: int, total: int) -> None:
+        step = phase_step.get(phase, phase)
+        last_tick[step] = time.perf_counter()
+        steps.tick(step, done, total)
+
+    summary = study.compute_synchrony(SynchronyConfig(max_pseudo=config.max_pseudo,
+                                                      seed=config.seed),
+                                      jobs=jobs, progress=sync_progress)
+    end = time.perf_counter()
+    split = last_tick.get(STEPS[4], started)
+    steps.timings[STEPS[4]], steps.timings[STEPS[5]] = split - started, end - split
+    failed = summary[summary["status"] == "failed"]
+    if len(failed):
+        steps.notes.append(f"synchrony failed in {len(failed)} session(s): "
+                           f"{failed['message'].iloc[0]}")
+    return summary
+
+
+def _write_report(study: Study, out: Path, steps: _Steps) -> Path | None:
+    if not _available("studymgr.present.report"):
+        steps.notes.append("report left out: studymgr.present.report is not installed")
+        return None
+    with steps.timed(STEPS[8]):
+        write_report = importlib.import_module("studymgr.present.report").write_report
+        return Path(write_report(study, out / "report.html"))
+
+
+def _export(study: Study, out: Path, steps: _Steps) -> tuple[Path | None, Path | None]:
+    """Publication tables and tidy data: their folders (None when not installed)."""
+    if not _available("studymgr.present.export"):
+        steps.notes.append("tables and tidy data left out: studymgr.present.export is not "
+                           "installed")
+        return None, None
+    with steps.timed(STEPS[9]):
+        exporter = importlib.import_module("studymgr.present.export")
+        formats = ["csv", "md", "html"] + (["docx"] if _available("docx") else [])
+        exporter.export_tables(study, out / "tables", formats)
+        exporter.export_data(study, out / "data")
+    return out / "tables", out / "data"
 
 
 def run_demo(out_dir: str | os.PathLike[str] = "demo-study", config: DemoConfig | None = None,
@@ -390,118 +475,56 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo-study", config: DemoConfig 
     Raises
     ------
     InputError, ConflictError
-        A bad configuration or output folder (checked before anything is written).
+        A bad configuration or output folder (checked before anything is written; a
+        :class:`DemoConfig` checks its values when it is made).
     """
-    from studymgr.compute.simulate.study import (
-        simulate_recording_pair,
-        simulate_study,
-        simulate_synchrony_table,
-    )
-    from studymgr.compute.synchrony.config import SynchronyConfig
+    from studymgr.compute.simulate.study import simulate_study
     from studymgr.runs.entry import import_responses
-    from studymgr.runs.study import create_study
 
     config = config or DemoConfig()
     jobs = _default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"jobs must be a whole number >= 1, got {jobs!r}")
-    sim_kwargs = config.simulation_kwargs()
-    # check every parameter before touching the folder: the planted model with a model-only
-    # draw, the recording settings with one (cheap) simulated pair
-    recording = ("duration_s", "sfreq", "n_channels", "bad_channels", "motion_spikes")
-    simulate_synchrony_table(**{k: v for k, v in sim_kwargs.items() if k not in recording})
-    simulate_recording_pair(0.0, seed=0, **{k: sim_kwargs[k] for k in recording})
     out = Path(out_dir)
     _prepare_folder(out, overwrite)
+    steps = _Steps(progress)
 
-    timings: dict[str, float] = {}
-    notes: list[str] = []
-
-    def tick(step: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(step, done, total)
-
-    def timed(step: str, total: int = 1) -> _Timer:
-        return _Timer(step, timings, tick, total)
-
-    with timed(STEPS[0]):
-        sim = simulate_study(out / "simulated", **sim_kwargs, overwrite=True)
+    with steps.timed(STEPS[0]):
+        sim = simulate_study(out / "simulated", design=config.design, effects=config.effects,
+                             recording=config.recording, seed=config.seed, overwrite=True)
     truth = sim.truth
     db_path = out / "study.db"
+    report_path = tables_dir = data_dir = None
     study = None
     try:
-        with timed(STEPS[1]):
-            study = create_study(db_path, name="demo", user=user)
-            for d in truth["dyads"]:
-                study.add_dyad(d["dyad"], therapist=d["therapist"], patient=d["patient"])
-            for s in truth["sessions"]:
-                study.add_session(s["dyad"], int(s["session"]), date=s["date"],
-                                  scanned=bool(s["scanned"]))
-        with timed(STEPS[2]):
-            imported = import_responses(study, sim.questionnaires_path)
-            logger.info("demo: imported %s", imported)
-        with timed(STEPS[3], total=len(sim.recordings)) as timer:
-            scans = study.import_scans_dir(
-                sim.out_dir / "recordings",
-                progress=lambda i, n, _path: timer.tick(i, n))
-            refused = scans[scans["outcome"] == "refused"]
-            if len(refused):
-                raise InputError(f"{len(refused)} simulated recordings were refused at import: "
-                                 f"{refused['detail'].iloc[0]}")
-        sync_config = SynchronyConfig(max_pseudo=config.max_pseudo, seed=config.seed)
-        phase_step = {"prepare": STEPS[4], "compute": STEPS[5]}
-        started = time.perf_counter()
-        last_tick: dict[str, float] = {}
-
-        def sync_progress(phase: str, done: int, total: int) -> None:
-            step = phase_step.get(phase, phase)
-            last_tick[step] = time.perf_counter()
-            tick(step, done, total)
-
-        summary = study.compute_synchrony(sync_config, jobs=jobs, progress=sync_progress)
-        # wall time of the two phases, split when the last recording was prepared
-        end = time.perf_counter()
-        split = last_tick.get(STEPS[4], started)
-        timings[STEPS[4]], timings[STEPS[5]] = split - started, end - split
-        failed = summary[summary["status"] == "failed"]
-        if len(failed):
-            notes.append(f"synchrony failed in {len(failed)} session(s): "
-                         f"{failed['message'].iloc[0]}")
-        with timed(STEPS[6]):
+        with steps.timed(STEPS[1]):
+            study = _create_study(db_path, truth, user)
+        with steps.timed(STEPS[2]):
+            logger.info("demo: imported %s", import_responses(study, sim.questionnaires_path))
+        with steps.timed(STEPS[3], total=len(sim.recordings)) as timer:
+            _import_recordings(study, sim, timer)
+        summary = _compute_synchrony(study, config, jobs, steps)
+        with steps.timed(STEPS[6]):
             study.fit_models()
             terms = study.model_results()["terms"]
         recovered = planted_vs_recovered(terms, truth["parameters"])
         recovered.to_csv(out / "planted_vs_recovered.csv", index=False)
-        with timed(STEPS[7], total=MOMENT_SESSIONS) as timer:
-            notes += _rate_moments(study, sim.out_dir, config, truth, timer)
-
-        report_path = None
-        if report and _available("studymgr.present.report"):
-            with timed(STEPS[8]):
-                write_report = importlib.import_module("studymgr.present.report").write_report
-                report_path = Path(write_report(study, out / "report.html"))
-        elif report:
-            notes.append("report left out: studymgr.present.report is not installed")
-        tables_dir = data_dir = None
-        if export and _available("studymgr.present.export"):
-            with timed(STEPS[9]):
-                exporter = importlib.import_module("studymgr.present.export")
-                formats = ["csv", "md", "html"] + (["docx"] if _available("docx") else [])
-                exporter.export_tables(study, out / "tables", formats)
-                tables_dir = out / "tables"
-                exporter.export_data(study, out / "data")
-                data_dir = out / "data"
-        elif export:
-            notes.append("tables and tidy data left out: studymgr.present.export is not installed")
+        with steps.timed(STEPS[7], total=MOMENT_SESSIONS) as timer:
+            steps.notes += _rate_moments(study, sim.out_dir, config, truth, timer)
+        if report:
+            report_path = _write_report(study, out, steps)
+        if export:
+            tables_dir, data_dir = _export(study, out, steps)
     finally:
         if study is not None:
             study.close()
-    for note in notes:
+    for note in steps.notes:
         logger.warning("demo: %s", note)
-    logger.info("demo finished in %.1f s", sum(timings.values()))
+    logger.info("demo finished in %.1f s", sum(steps.timings.values()))
     return DemoResult(out_dir=out, db_path=db_path, report_path=report_path,
                       tables_dir=tables_dir, data_dir=data_dir, truth=truth,
-                      recovered=recovered, synchrony=summary, timings=timings, notes=notes)
+                      recovered=recovered, synchrony=summary, timings=steps.timings,
+                      notes=steps.notes)
 
 
 class _Timer:

@@ -1,8 +1,9 @@
 """Questionnaire entry, batch import, amendments and reliability.
 
 Orchestration only: values are parsed, validated and scored by :mod:`studymgr.compute.instruments`
-(pure), then written through the study store (:mod:`studymgr.store.responses`) in one
-transaction, with one audit row per response. The CLI (``studymgr scores ...``) mirrors these
+(pure) against the study's instruments (:mod:`studymgr.runs.questionnaires`), then written
+through the study store (:mod:`studymgr.store.responses`) in one transaction, with one audit row
+per response. The CLI (``studymgr scores ...``) mirrors these
 functions::
 
     from studymgr import open_study
@@ -10,10 +11,10 @@ functions::
     from studymgr.runs import entry
 
     study = open_study("study.db")
-    entry.enter_response(study, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.enter_response(study, "D01", 2, "gad7", role="patient", timing="pre",
                          items=[3, 2, 1, 0, 3, 2, 1])
     entry.import_responses(study, "responses.csv")
-    entry.amend_response(study, "D01", 2, "gad7", respondent="patient", timing="pre",
+    entry.amend_response(study, "D01", 2, "gad7", role="patient", timing="pre",
                          items="3,2,2,0,3,2,1", reason="item 3 misread from paper form")
     study.scores(construct="symptoms")
     entry.reliability(study, "gad7", by_session=True)
@@ -25,8 +26,9 @@ Item values
 
 CSV files for :func:`import_responses`
     UTF-8 text (a BOM is fine), separated by commas (or semicolons or tabs), first line the
-    column names. One row per response. Columns ``dyad``, ``session``, ``respondent``
-    (patient/therapist) and ``instrument`` (``name`` or ``name@version``) are required;
+    column names. One row per response. Columns ``dyad``, ``session``, ``role``
+    (patient/therapist; ``respondent``, its old name, is read until studymgr 0.3) and
+    ``instrument`` (``name`` or ``name@version``) are required;
     ``timing`` (pre/post) may be left out or empty for instruments given at one timing only.
     Every other column is an item column, named by the item id (``1``, ``2``, ...) or the id with
     the prefix ``i``, ``item`` or ``item_`` (``i1``, ``item1``, ``item_1``; case-insensitive).
@@ -43,17 +45,24 @@ import hashlib
 import io
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
 
+from studymgr._aliases import REMOVED_IN
+from studymgr._docs import fill_doc
 from studymgr.compute.instruments import Instrument, ItemValues, Score, cronbach_alpha
 from studymgr.errors import ConflictError, InputError, NotFoundError, StudyError
 from studymgr.ids import ROLES, TIMINGS, check_choice, check_code, check_session_number
-from studymgr.store.responses import SCORE_COLUMNS, NewResponse, StoredInstrument
+from studymgr.runs.questionnaires import ScoredResponse, StoredInstrument
+from studymgr.store.responses import SCORE_COLUMNS
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +84,10 @@ __all__ = [
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int], Iterable[T]]
 
-REQUIRED_COLUMNS = ("dyad", "session", "respondent", "instrument")
+REQUIRED_COLUMNS = ("dyad", "session", "role", "instrument")
 KEY_COLUMNS = (*REQUIRED_COLUMNS, "timing")
+#: Old column names still read (until studymgr 0.3) -> their name now.
+COLUMN_ALIASES = {"respondent": "role"}
 ITEM_PREFIXES = ("", "i", "item", "item_")
 #: At most this many problems are listed in an import error (the count is always given).
 MAX_LISTED_PROBLEMS = 100
@@ -100,7 +111,7 @@ class EntryTarget:
         Database id of the (existing, unlocked) session.
     instrument : StoredInstrument
         The instrument (stored in the study, or built-in and stored on first use).
-    respondent, timing : str
+    role, timing : str
         ``patient``/``therapist`` and ``pre``/``post`` (resolved default).
     existing : dict | None
         The stored response with the same key (``id, status, entered_by, entered_at``), if any.
@@ -110,14 +121,35 @@ class EntryTarget:
     session: int
     session_id: int
     instrument: StoredInstrument
-    respondent: str
+    role: str
     timing: str
     existing: dict[str, Any] | None
 
+    @property
+    def respondent(self) -> str:
+        """Deprecated name of :attr:`role` (until studymgr 0.3)."""
+        warnings.warn(f"EntryTarget.respondent is now EntryTarget.role; the old name works "
+                      f"until studymgr {REMOVED_IN}", DeprecationWarning, stacklevel=2)
+        return self.role
 
-def _check_respondent(inst: Instrument, respondent: object) -> str:
-    text = str(respondent).strip().lower() if respondent is not None else ""
-    check_choice(text, ROLES, "respondent")
+
+def _role_argument(role: str | None, respondent: str | None, function: str) -> str:
+    """The ``role`` keyword, accepting its old name ``respondent`` (with a DeprecationWarning)."""
+    if respondent is not None:
+        warnings.warn(f"{function}(respondent=...) is now {function}(role=...); the old name "
+                      f"works until studymgr {REMOVED_IN}", DeprecationWarning, stacklevel=3)
+        if role is not None and role != respondent:
+            raise InputError(f"role={role!r} and respondent={respondent!r} disagree: give "
+                             "role only")
+        role = respondent
+    if role is None:
+        raise TypeError(f"{function}() missing required keyword argument: 'role'")
+    return role
+
+
+def _check_role(inst: Instrument, role: object) -> str:
+    text = str(role).strip().lower() if role is not None else ""
+    check_choice(text, ROLES, "role")
     if text not in inst.roles:
         raise InputError(f"{inst.name} is filled in by the {' or '.join(inst.roles)} only, "
                          f"not by the {text}")
@@ -138,14 +170,15 @@ def _check_timing(inst: Instrument, timing: object) -> str:
     return text
 
 
-def _amend_hint(dyad: str, session: int, spec: str, respondent: str, timing: str) -> str:
-    return (f"'studymgr scores amend {dyad} {session} {spec} --respondent {respondent} "
+def _amend_hint(dyad: str, session: int, spec: str, role: str, timing: str) -> str:
+    return (f"'studymgr scores amend {dyad} {session} {spec} --role {role} "
             f"--timing {timing} --items ... --reason ...'")
 
 
-def prepare_entry(study: Any, dyad: str, session: int | str, instrument: str, *,
-                  respondent: str, timing: str | None = None,
-                  amend: bool = False) -> EntryTarget:
+@fill_doc
+def prepare_entry(study: Study, dyad: str, session: int | str, instrument: str, *,
+                  role: str | None = None, timing: str | None = None,
+                  amend: bool = False, respondent: str | None = None) -> EntryTarget:
     """Check everything about a response except its item values.
 
     Used before prompting for items, so nobody types twelve answers to hear that the session is
@@ -154,20 +187,15 @@ def prepare_entry(study: Any, dyad: str, session: int | str, instrument: str, *,
 
     Parameters
     ----------
-    study : Study
-        The open study.
-    dyad : str
-        Dyad code.
-    session : int or str
-        Session number.
-    instrument : str
-        ``name`` or ``name@version``.
-    respondent : str
-        ``patient`` or ``therapist`` (must be one of the instrument's roles).
-    timing : str | None
-        ``pre`` or ``post``; default: the instrument's only timing (required when it has two).
+    %(study)s
+    %(dyad)s
+    %(session_any)s
+    %(instrument_spec)s
+    %(role_answered)s
+    %(timing_default)s
     amend : bool
         True: the response must exist (to be amended); False: it must not (new entry).
+    %(respondent)s
 
     Returns
     -------
@@ -178,20 +206,21 @@ def prepare_entry(study: Any, dyad: str, session: int | str, instrument: str, *,
     NotFoundError
         Unknown dyad, session or instrument; with ``amend``, no response to amend.
     InputError
-        A respondent or timing the instrument does not allow.
+        A role or timing the instrument does not allow.
     ConflictError
         The session is locked; without ``amend``, the response is already entered.
     """
+    role = _role_argument(role, respondent, "prepare_entry")
     stored = study._resolve_instrument(instrument)
     inst = stored.instrument
-    respondent = _check_respondent(inst, respondent)
+    role = _check_role(inst, role)
     timing = _check_timing(inst, timing)
     number = check_session_number(session)
     sid = study.require_unlocked(dyad, number)
     existing = None
     if stored.id is not None:
-        existing = study._response_index([sid]).get((sid, stored.id, respondent, timing))
-    where = f"{dyad}/{number}: {stored.spec} ({respondent}, {timing})"
+        existing = study._response_index([sid]).get((sid, stored.id, role, timing))
+    where = f"{dyad}/{number}: {stored.spec} ({role}, {timing})"
     if amend and existing is None:
         raise NotFoundError(f"{where} has not been entered, so there is nothing to amend: enter "
                             "it with 'studymgr scores enter'")
@@ -199,9 +228,9 @@ def prepare_entry(study: Any, dyad: str, session: int | str, instrument: str, *,
         raise ConflictError(
             f"{where} is already entered ({existing['entered_at'][:10]} by "
             f"{existing['entered_by']}): to change it use "
-            + _amend_hint(dyad, number, stored.spec, respondent, timing)
+            + _amend_hint(dyad, number, stored.spec, role, timing)
         )
-    return EntryTarget(dyad, number, sid, stored, respondent, timing, existing)
+    return EntryTarget(dyad, number, sid, stored, role, timing, existing)
 
 
 def parse_items_text(text: str) -> list[str] | dict[str, str]:
@@ -265,9 +294,9 @@ def check_item_value(instrument: Instrument, item_id: str, raw: str) -> str:
     return raw.strip()
 
 
-def _response_frame(rec: NewResponse) -> pd.DataFrame:
+def _response_frame(rec: ScoredResponse) -> pd.DataFrame:
     inst = rec.instrument.instrument
-    rows = [(rec.dyad, rec.session, rec.respondent, rec.timing, inst.name, inst.version,
+    rows = [(rec.dyad, rec.session, rec.role, rec.timing, inst.name, inst.version,
              inst.construct, s.scale, s.value, s.n_answered, s.n_items, s.prorated, s.band,
              s.scale == inst.primary) for s in rec.scores]
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
@@ -275,41 +304,39 @@ def _response_frame(rec: NewResponse) -> pd.DataFrame:
                          "n_items": "int64", "prorated": "bool", "primary": "bool"})
 
 
-def _build(target: EntryTarget, items: Any) -> NewResponse:
+def _build(target: EntryTarget, items: Any) -> ScoredResponse:
     inst = target.instrument.instrument
     values = _parse_values(inst, items)
-    return NewResponse(dyad=target.dyad, session=target.session, session_id=target.session_id,
-                       instrument=target.instrument, respondent=target.respondent,
-                       timing=target.timing, values=values, scores=tuple(inst.score(values)))
+    return ScoredResponse(dyad=target.dyad, session=target.session,
+                          session_id=target.session_id, instrument=target.instrument,
+                          role=target.role, timing=target.timing, values=values,
+                          scores=tuple(inst.score(values)))
 
 
-def _warn_not_attended(study: Any, dyad: str, number: int) -> None:
+def _warn_not_attended(study: Study, dyad: str, number: int) -> None:
     if not study.session(dyad, number)["attended"]:
         logger.warning("session %s/%s is marked as not attended; storing the questionnaire "
                        "anyway", dyad, number)
 
 
-def enter_response(study: Any, dyad: str, session: int | str, instrument: str, *,
-                   respondent: str, timing: str | None = None,
-                   items: Sequence[Any] | Mapping[str, Any] | str) -> pd.DataFrame:
+@fill_doc
+def enter_response(study: Study, dyad: str, session: int | str, instrument: str, *,
+                   role: str | None = None, timing: str | None = None,
+                   items: Sequence[Any] | Mapping[str, Any] | str,
+                   respondent: str | None = None) -> pd.DataFrame:
     """Enter one questionnaire response: validate, score and store it (audited).
 
     Parameters
     ----------
-    study : Study
-        The open study.
-    dyad : str
-        Dyad code.
-    session : int or str
-        Session number.
-    instrument : str
-        ``name`` or ``name@version``; a built-in is stored in the study on first use.
-    respondent : str
-        ``patient`` or ``therapist``.
-    timing : str | None
-        ``pre`` or ``post``; default: the instrument's only timing.
+    %(study)s
+    %(dyad)s
+    %(session_any)s
+    %(instrument_spec)s
+    %(role_answered)s
+    %(timing_default)s
     items : sequence, mapping or str
         Item values in the items' units (see the module docstring), every item given.
+    %(respondent)s
 
     Returns
     -------
@@ -321,29 +348,29 @@ def enter_response(study: Any, dyad: str, session: int | str, instrument: str, *
     NotFoundError, InputError, ConflictError
         As :func:`prepare_entry`; InputError for a bad item value or count. Nothing is written.
     """
-    target = prepare_entry(study, dyad, session, instrument, respondent=respondent,
-                           timing=timing)
+    role = _role_argument(role, respondent, "enter_response")
+    target = prepare_entry(study, dyad, session, instrument, role=role, timing=timing)
     record = _build(target, items)
     with study.transaction():
         # Checked again under the write lock: another writer may have come first.
         target = prepare_entry(study, dyad, target.session, target.instrument.spec,
-                               respondent=target.respondent, timing=target.timing)
-        study._insert_responses([record], source="entry", action="enter")
+                               role=target.role, timing=target.timing)
+        study._write_responses([record], source="entry", action="enter")
     _warn_not_attended(study, dyad, target.session)
     return _response_frame(record)
 
 
-def amend_response(study: Any, dyad: str, session: int | str, instrument: str, *,
-                   respondent: str, timing: str | None = None,
+def amend_response(study: Study, dyad: str, session: int | str, instrument: str, *,
+                   role: str | None = None, timing: str | None = None,
                    items: Sequence[Any] | Mapping[str, Any] | str,
-                   reason: str) -> pd.DataFrame:
+                   reason: str, respondent: str | None = None) -> pd.DataFrame:
     """Replace the item values of a stored response (status 'amended'; audited).
 
     The old item values, scores and entry details are kept in the audit row's ``old``.
 
     Parameters
     ----------
-    study, dyad, session, instrument, respondent, timing, items
+    study, dyad, session, instrument, role, timing, items, respondent
         As in :func:`enter_response`.
     reason : str
         Why (required; kept in the audit trail).
@@ -364,18 +391,20 @@ def amend_response(study: Any, dyad: str, session: int | str, instrument: str, *
     """
     if not isinstance(reason, str) or not reason.strip():
         raise InputError("amending needs a reason (--reason \"...\"), kept in the audit trail")
-    target = prepare_entry(study, dyad, session, instrument, respondent=respondent,
-                           timing=timing, amend=True)
+    role = _role_argument(role, respondent, "amend_response")
+    target = prepare_entry(study, dyad, session, instrument, role=role, timing=timing,
+                           amend=True)
     record = _build(target, items)
     with study.transaction():
         target = prepare_entry(study, dyad, target.session, target.instrument.spec,
-                               respondent=target.respondent, timing=target.timing, amend=True)
+                               role=target.role, timing=target.timing, amend=True)
         rid = target.existing["id"]
-        if study._response_items([rid]).get(rid) == record.item_map():
+        new = record.record(study._ensure_instrument(target.instrument))
+        if study._response_items([rid]).get(rid) == new.item_map():
             raise InputError(f"{dyad}/{target.session}: {target.instrument.spec} "
-                             f"({target.respondent}, {target.timing}) already has these values: "
+                             f"({target.role}, {target.timing}) already has these values: "
                              "nothing to amend")
-        study._replace_response(rid, record, reason=reason.strip())
+        study._replace_response(rid, new, reason=reason.strip())
     return _response_frame(record)
 
 
@@ -471,12 +500,13 @@ def read_table(path: str | Path) -> ResponseTable:
         raise InputError(f"{name}, line {reader.line_num}: not valid CSV ({exc}); check the "
                          "quotes on that line") from None
     assert header is not None  # the file has a non-blank line
+    header = _renamed_columns(name, header)
     lowered = [h.lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in lowered]
     if missing:
         raise InputError(
             f"{name} lacks the column(s) {', '.join(missing)}: its first line must name the "
-            "columns dyad, session, respondent, instrument, timing (optional) and one column per "
+            "columns dyad, session, role, instrument, timing (optional) and one column per "
             "item (1, 2, ... or i1, i2, ...)"
         )
     for i, h in enumerate(lowered):
@@ -489,8 +519,22 @@ def read_table(path: str | Path) -> ResponseTable:
     return ResponseTable(name, hashlib.sha256(data).hexdigest(), header, rows)
 
 
+def _renamed_columns(name: str, header: list[str]) -> list[str]:
+    """The header with old column names read as their new ones (``respondent`` -> ``role``)."""
+    lowered = [h.lower() for h in header]
+    out = list(header)
+    for j, low in enumerate(lowered):
+        new = COLUMN_ALIASES.get(low)
+        if new is not None and new not in lowered:
+            logger.warning("%s: column %r is read as %r, its new name; rename it (the old "
+                           "name is read until studymgr %s)", name, header[j], new, REMOVED_IN)
+            out[j] = new
+    return out
+
+
 def _header_score(line: str, delimiter: str) -> tuple[int, int]:
-    fields = [f.strip().lower() for f in next(csv.reader([line], delimiter=delimiter))]
+    fields = {COLUMN_ALIASES.get(f, f) for f in
+              (f.strip().lower() for f in next(csv.reader([line], delimiter=delimiter)))}
     return sum(c in fields for c in KEY_COLUMNS), len(fields)
 
 
@@ -587,7 +631,7 @@ class _Row:
     dyad: str
     session: int
     stored: StoredInstrument | None
-    respondent: str
+    role: str
     timing: str
     values: ItemValues | None
     scores: tuple[Score, ...]
@@ -645,7 +689,7 @@ def _map_columns(table: ResponseTable, instruments: dict[str, StoredInstrument],
     return cols
 
 
-def _parse_rows(study: Any, table: ResponseTable, progress: Progress | None,
+def _parse_rows(study: Study, table: ResponseTable, progress: Progress | None,
                 problems: list[RowProblem]) -> list[_Row]:
     key_idx = {h.lower(): j for j, h in enumerate(table.header)}
     spec_col = key_idx["instrument"]
@@ -712,11 +756,11 @@ def _parse_row(line: int, fields: list[str], cols: _Columns, timing_col: int | N
         bad("instrument", spec, spec_errors.get(spec, "no instrument given"))
         return row
     inst = stored.instrument
-    respondent = raw_resp = fields[key["respondent"]].strip()
+    role = raw_role = fields[key["role"]].strip()
     try:
-        respondent = _check_respondent(inst, raw_resp)
+        role = _check_role(inst, raw_role)
     except InputError as exc:
-        bad("respondent", raw_resp, str(exc))
+        bad("role", raw_role, str(exc))
     raw_timing = fields[timing_col].strip() if timing_col is not None else ""
     timing = raw_timing
     try:
@@ -740,7 +784,7 @@ def _parse_row(line: int, fields: list[str], cols: _Columns, timing_col: int | N
         return row
     if not ok or row is None:
         return row
-    return _Row(line, dyad, session, stored, respondent, timing, values,
+    return _Row(line, dyad, session, stored, role, timing, values,
                 tuple(inst.score(values)), True)
 
 
@@ -752,7 +796,7 @@ def _same_items(values: ItemValues, stored: dict[str, float | str] | None) -> bo
     return mine == stored
 
 
-def import_responses(study: Any, path: str | Path, *,
+def import_responses(study: Study, path: str | Path, *,
                      progress: Progress | None = None) -> ImportResult:
     """Import many responses from a CSV file, all or nothing (audited, one row per response).
 
@@ -795,7 +839,7 @@ def import_responses(study: Any, path: str | Path, *,
         if problems:
             raise ImportRowsError(table.name, problems)
         if new:
-            study._insert_responses(new, source="import", action="import",
+            study._write_responses(new, source="import", action="import",
                                     source_hash=table.sha256,
                                     audit_extra={"file": table.name, "sha256": table.sha256})
     logger.info("imported %d responses from %s (%d identical skipped)", len(new), table.name,
@@ -803,8 +847,8 @@ def import_responses(study: Any, path: str | Path, *,
     return ImportResult(table.name, table.sha256, len(table.rows), len(new), identical)
 
 
-def _check_against_store(study: Any, parsed: list[_Row],
-                         problems: list[RowProblem]) -> tuple[list[NewResponse], int]:
+def _check_against_store(study: Study, parsed: list[_Row],
+                         problems: list[RowProblem]) -> tuple[list[ScoredResponse], int]:
     """Rows checked against the study (inside the transaction): new records, identical count."""
     dyads, sessions = study._session_index()
     located: list[tuple[_Row, int, bool]] = []
@@ -830,20 +874,20 @@ def _check_against_store(study: Any, parsed: list[_Row],
     for row, sid, _ in located:
         assert row.stored is not None
         if row.stored.id is not None:
-            hit = existing.get((sid, row.stored.id, row.respondent, row.timing))
+            hit = existing.get((sid, row.stored.id, row.role, row.timing))
             if hit is not None:
                 clashes[row.line] = hit
     stored_items = study._response_items(h["id"] for h in clashes.values())
     first_line: dict[tuple[int, str, str, str], int] = {}
-    new: list[NewResponse] = []
+    new: list[ScoredResponse] = []
     identical = 0
     for row, sid, locked in located:
         assert row.stored is not None and row.values is not None
         spec = row.stored.spec
-        key = (sid, spec, row.respondent, row.timing)
+        key = (sid, spec, row.role, row.timing)
         if key in first_line:
             problems.append(RowProblem(
-                row.line, "", "", f"same dyad, session, instrument, respondent and timing as "
+                row.line, "", "", f"same dyad, session, instrument, role and timing as "
                 f"line {first_line[key]}; keep one"))
             continue
         first_line[key] = row.line
@@ -854,15 +898,15 @@ def _check_against_store(study: Any, parsed: list[_Row],
                 continue
             problems.append(RowProblem(
                 row.line, "", "",
-                f"{row.dyad}/{row.session}: {spec} ({row.respondent}, {row.timing}) is already "
+                f"{row.dyad}/{row.session}: {spec} ({row.role}, {row.timing}) is already "
                 f"stored with other values ({hit['entered_at'][:10]} by {hit['entered_by']}); "
-                "change it with " + _amend_hint(row.dyad, row.session, spec, row.respondent,
+                "change it with " + _amend_hint(row.dyad, row.session, spec, row.role,
                                                 row.timing)))
             continue
         if locked:
             problems.append(_locked_problem(row))
             continue
-        new.append(NewResponse(row.dyad, row.session, sid, row.stored, row.respondent,
+        new.append(ScoredResponse(row.dyad, row.session, sid, row.stored, row.role,
                                row.timing, row.values, row.scores))
     return new, identical
 
@@ -877,16 +921,16 @@ def _locked_problem(row: _Row) -> RowProblem:
 # Reliability
 # --------------------------------------------------------------------------------------------
 
-RELIABILITY_COLUMNS = ["instrument", "version", "scale", "respondent", "session", "responses",
+RELIABILITY_COLUMNS = ["instrument", "version", "scale", "role", "session", "responses",
                        "n", "k", "alpha", "ci_low", "ci_high", "note"]
 
 
-def reliability(study: Any, instrument: str, *, by_session: bool = False,
+def reliability(study: Study, instrument: str, *, by_session: bool = False,
                 nan_policy: Literal["listwise", "pairwise"] = "listwise",
                 ci: float = 0.95) -> pd.DataFrame:
     """Cronbach's alpha of each item scale of an instrument, from the stored responses.
 
-    Alpha is computed separately for each respondent role (a therapist's and a patient's
+    Alpha is computed separately for each role (a therapist's and a patient's
     answers are different populations), pooled over sessions and timings, and with
     ``by_session`` also per session number (pooled over dyads). Pooling repeated responses of
     the same people makes the pooled alpha descriptive, not an independent-sample estimate.
@@ -908,7 +952,7 @@ def reliability(study: Any, instrument: str, *, by_session: bool = False,
     Returns
     -------
     pandas.DataFrame
-        ``instrument, version, scale, respondent, session`` (<NA> = all sessions),
+        ``instrument, version, scale, role, session`` (<NA> = all sessions),
         ``responses`` (in the group), ``n`` (used), ``k`` (items), ``alpha, ci_low, ci_high``
         and ``note`` (why alpha is missing, e.g. fewer than 2 usable responses). Derived scales
         (same alpha as their source) and one-item scales are left out.
@@ -929,26 +973,26 @@ def reliability(study: Any, instrument: str, *, by_session: bool = False,
     if items.empty:
         raise NotFoundError(f"no {stored.spec} responses are stored yet: enter or import some "
                             "first")
-    wide = items.pivot(index=["dyad", "session", "respondent", "timing"], columns="item",
+    wide = items.pivot(index=["dyad", "session", "role", "timing"], columns="item",
                        values="value").reset_index()
     rows = []
-    for respondent, by_role in wide.groupby("respondent", sort=True):
+    for role, by_role in wide.groupby("role", sort=True):
         groups: list[tuple[Any, pd.DataFrame]] = [(pd.NA, by_role)]
         if by_session:
             groups += list(by_role.groupby("session", sort=True))
         for session, frame in groups:
             for sc in scales:
-                rows.append(_alpha_row(inst, stored, sc.id, respondent, session, frame,
+                rows.append(_alpha_row(inst, stored, sc.id, role, session, frame,
                                        nan_policy, ci))
     out = pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
     return out.astype({"session": "Int64", "alpha": "float64", "ci_low": "float64",
                        "ci_high": "float64"})
 
 
-def _alpha_row(inst: Instrument, stored: StoredInstrument, scale: str, respondent: str,
+def _alpha_row(inst: Instrument, stored: StoredInstrument, scale: str, role: str,
                session: Any, frame: pd.DataFrame, nan_policy: str, ci: float) -> dict[str, Any]:
     row = {"instrument": inst.name, "version": inst.version, "scale": scale,
-           "respondent": respondent, "session": session, "responses": len(frame),
+           "role": role, "session": session, "responses": len(frame),
            "k": inst.scale(scale).n_items}
     try:
         res = cronbach_alpha(frame, inst, scale, nan_policy=nan_policy, ci=ci)  # type: ignore[arg-type]

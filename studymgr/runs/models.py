@@ -1,7 +1,7 @@
 """Study-level model runs: study → analysis table → every model the data allow → store.
 
-Orchestration only. The table is built by :mod:`studymgr.compute.models.table` (pure), the models are
-fitted by :mod:`studymgr.compute.models` (pure) and the results are written by
+Orchestration only. The table is built by :mod:`studymgr.compute.models.table` (pure), the
+models are fitted by :mod:`studymgr.compute.models` (pure) and the results are written by
 :class:`studymgr.store.modelruns.ModelRunsMixin`.
 
 Models fitted (each one only when its data exist; ``k`` is the configured lag, default 1):
@@ -45,11 +45,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from studymgr._docs import fill_doc
 from studymgr.compute.models import (
     ModelResult,
     compare_predictors,
@@ -59,15 +60,16 @@ from studymgr.compute.models import (
     rm_correlations,
 )
 from studymgr.compute.models.table import (
-    CONSTRUCTS,
-    OUTCOMES,
     AnalysisTable,
     ModelConfig,
     build_analysis_table,
 )
 from studymgr.errors import InputError, NotFoundError
-from studymgr.ids import utcnow
+from studymgr.ids import CONSTRUCTS, OUTCOMES, utcnow
 from studymgr.provenance import config_hash, versions
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -278,16 +280,65 @@ def write_table(table: AnalysisTable, path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def analysis_table(study: Any, config: ModelConfig | Mapping[str, Any] | None = None
+def select_models(results: Mapping[str, pd.DataFrame], names: Iterable[str]
+                  ) -> dict[str, pd.DataFrame]:
+    """Narrow the stored models run to some models (``models show --model``).
+
+    Parameters
+    ----------
+    results : mapping of str to DataFrame
+        :meth:`Study.model_results`.
+    names : iterable of str
+        Model names, e.g. ``growth``, ``outcome:symptoms``; none keeps every model.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The same tables, with the ``fits``, ``terms``, ``random`` and ``roi`` rows of these
+        models only.
+
+    Raises
+    ------
+    NotFoundError
+        When a name is not a model of the stored run (the message lists the models).
+    """
+    out = dict(results)
+    names = list(names)
+    if not names or out["run"].empty:
+        return out
+    known = list(out["fits"]["model"])
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NotFoundError(f"no model {', '.join(map(repr, unknown))} in the stored run; "
+                            f"models: {', '.join(known)}")
+    for key in ("fits", "terms", "random", "roi"):
+        out[key] = out[key].loc[out[key]["model"].isin(set(names))].reset_index(drop=True)
+    return out
+
+
+def table_matches_run(study: Study, table: AnalysisTable) -> bool | None:
+    """Whether ``table`` is the analysis table the stored models run was fitted on.
+
+    Returns
+    -------
+    bool or None
+        None when no models run is stored; False when data or settings changed since.
+    """
+    run = study.model_run()
+    if run is None:
+        return None
+    return run["input_hashes"].get("analysis_table") == table.sha256
+
+
+@fill_doc
+def analysis_table(study: Study, config: ModelConfig | Mapping[str, Any] | None = None
                    ) -> AnalysisTable:
     """Build the analysis table from what the study stores now.
 
     Parameters
     ----------
-    study : Study
-        The open study.
-    config : ModelConfig, mapping or None
-        See :class:`studymgr.compute.models.table.ModelConfig`.
+    %(study)s
+    %(model_config)s
 
     Returns
     -------
@@ -304,7 +355,7 @@ def analysis_table(study: Any, config: ModelConfig | Mapping[str, Any] | None = 
     return build_analysis_table(study.sessions(), synchrony, study.scores(), cfg)
 
 
-def _person_measure_rows(study: Any, cfg: ModelConfig) -> tuple[pd.DataFrame, ModelConfig]:
+def _person_measure_rows(study: Study, cfg: ModelConfig) -> tuple[pd.DataFrame, ModelConfig]:
     """One person's session-level frontal alpha asymmetry shaped like the synchrony frame the
     analysis table reads (one ``true`` row per session), and the config with its electrode
     pair resolved."""
@@ -330,17 +381,16 @@ def _person_measure_rows(study: Any, cfg: ModelConfig) -> tuple[pd.DataFrame, Mo
     return frame, replace(cfg, unit=unit)
 
 
-def fit_models(study: Any, config: ModelConfig | Mapping[str, Any] | None = None) -> ModelRun:
+@fill_doc
+def fit_models(study: Study, config: ModelConfig | Mapping[str, Any] | None = None) -> ModelRun:
     """Build the analysis table, fit every model the data allow, store the run.
 
     The new run replaces the previous models run (audited).
 
     Parameters
     ----------
-    study : Study
-        The open study.
-    config : ModelConfig, mapping or None
-        See :class:`studymgr.compute.models.table.ModelConfig`.
+    %(study)s
+    %(model_config)s
 
     Returns
     -------

@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from studymgr._docs import fill_doc
+from studymgr.runs.events import EventsMixin
+from studymgr.runs.questionnaires import QuestionnairesMixin
+from studymgr.runs.recordings import RecordingFilesMixin
 from studymgr.store.study import Store, create_store, open_store
 
 if TYPE_CHECKING:
-    from studymgr.compute.models.table import ModelConfig
     from studymgr.compute.eeg import EEGConfig
+    from studymgr.compute.models.table import ModelConfig
     from studymgr.compute.synchrony.config import SynchronyConfig
     from studymgr.runs.eventlocked import EventLockedConfig
     from studymgr.runs.executors import Executor
@@ -30,7 +34,7 @@ __all__ = ["Study", "create_study", "open_study"]
 Progress = Callable[[str, int, int], None]
 
 
-class Study(Store):
+class Study(QuestionnairesMixin, RecordingFilesMixin, EventsMixin, Store):
     """An open study: its data (see :class:`~studymgr.store.Store`) and its analyses.
 
     Use :func:`create_study` or :func:`open_study` rather than the constructor. A study is a
@@ -74,9 +78,9 @@ class Study(Store):
                     progress: Progress | None = None) -> pd.DataFrame:
         """Compute and store EEG coupling and asymmetry.
 
-        See :func:`studymgr.runs.eventlocked.compute_eeg`.
+        See :func:`studymgr.runs.eeg.compute_eeg`.
         """
-        from studymgr.runs.eventlocked import compute_eeg
+        from studymgr.runs.eeg import compute_eeg
 
         return compute_eeg(self, config, dyad=dyad, session=session, force=force,
                            progress=progress)
@@ -102,6 +106,7 @@ class Study(Store):
         return analysis_table(self, config).frame
 
 
+@fill_doc
 def create_study(path: str | os.PathLike[str], *, name: str | None = None,
                  data_dir: str | os.PathLike[str] | None = None,
                  user: str | None = None) -> Study:
@@ -109,15 +114,10 @@ def create_study(path: str | os.PathLike[str], *, name: str | None = None,
 
     Parameters
     ----------
-    path : path-like
-        The database file to create (must not exist).
-    name : str | None
-        The study's code name (default: the file's stem, e.g. ``study``).
-    data_dir : path-like | None
-        Folder for recordings and derived files (default ``<stem>_data`` beside the database).
-        Stored relative to the database when it lies beside it, so the pair can be moved.
-    user : str | None
-        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
+    %(new_study_path)s
+    %(new_study_name)s
+    %(new_study_data_dir)s
+    %(study_user)s
 
     Returns
     -------
@@ -127,20 +127,17 @@ def create_study(path: str | os.PathLike[str], *, name: str | None = None,
     return create_store(path, name=name, data_dir=data_dir, user=user, factory=Study)
 
 
+@fill_doc
 def open_study(path: str | os.PathLike[str], *, user: str | None = None,
                data_dir: str | os.PathLike[str] | None = None, upgrade: bool = True) -> Study:
     """Open an existing study, upgrading an older schema in place.
 
     Parameters
     ----------
-    path : path-like
-        The study database file.
-    user : str | None
-        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
-    data_dir : path-like | None
-        Use this data folder instead of the stored one (e.g. the study was moved).
-    upgrade : bool
-        Upgrade an older schema (default). With False an older study is refused.
+    %(study_path)s
+    %(study_user)s
+    %(study_data_dir)s
+    %(study_upgrade)s
 
     Raises
     ------

@@ -1,7 +1,8 @@
-"""Session synchrony: which sessions need computing, preprocessing, pairing, pseudo-dyads.
+"""Session synchrony over a study: which sessions need computing, preprocessing, pairing,
+pseudo-dyads.
 
-The work runs in three phases so that every recording is read and preprocessed once, whatever
-the number of pairs it joins:
+The work runs in three phases (on the session-job runner, :func:`studymgr.runs.jobs.run_sessions`)
+so that every recording is read and preprocessed once, whatever the number of pairs it joins:
 
 1. *prepare* each recording needed (verify its hash, read it with MNE, preprocess, resample to
    the run's common rate) — in parallel over recordings (on an executor: this process, a local
@@ -23,18 +24,35 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from studymgr._docs import fill_doc
 from studymgr.compute.preprocess import preprocess
 from studymgr.compute.synchrony.config import SynchronyConfig
 from studymgr.compute.synchrony.montage import channel_base
+from studymgr.compute.synchrony.prepared import PreparedScan, align
 from studymgr.errors import InputError, NotFoundError, StudyError
-from studymgr.runs.executors import Executor, LocalExecutor, TaskFailure
+from studymgr.runs.executors import Executor, LocalExecutor, ProgressFn
+from studymgr.runs.jobs import (
+    SessionAnalysis,
+    SessionFailure,
+    SessionPlan,
+    json_roundtrip,
+    run_sessions,
+)
+
+if TYPE_CHECKING:
+    from studymgr.store.study import Store
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "TEST_COLUMNS", "PreparedScan", "ScanInput",
+           "SessionJob", "SessionResult", "SynchronyAnalysis", "SynchronyConfig", "align",
+           "compute_session", "compute_synchrony", "json_roundtrip", "pair_synchrony",
+           "permutation_tests", "plan_jobs", "prepare_scan", "pseudo_partners"]
 
 RESULT_COLUMNS = ["pair", "therapist_scan", "patient_scan", "chromophore", "level",
                   "therapist_unit", "patient_unit", "value"]
@@ -44,31 +62,33 @@ TEST_COLUMNS = ["chromophore", "level", "therapist_unit", "patient_unit", "true_
 
 @dataclass
 class ScanInput:
-    """One recording as the pipeline needs it (no database access required)."""
+    """One stored recording as a worker needs it (no database access required).
+
+    Attributes
+    ----------
+    scan_id : int
+        The recording's id in the study.
+    path : Path
+        The file (absolute, in the study's data folder).
+    sha256 : str
+        Its hash at import: the file is refused if it changed.
+    sfreq : float
+        Its sampling rate (Hz) as imported.
+    meas_date : str | None
+        Time of its first sample (ISO 8601) as stored at import.
+    format : str | None
+        Its file format as stored at import (default: recognised from the file).
+    modality : str
+        ``nirs`` or ``eeg``.
+    """
 
     scan_id: int
     path: Path
     sha256: str
     sfreq: float
     meas_date: str | None = None
-
-
-@dataclass
-class PreparedScan:
-    """A preprocessed recording: per chromophore, channel names and data (channels × samples)."""
-
-    scan_id: int
-    sha256: str
-    sfreq: float
-    start: dt.datetime | None
-    names: dict[str, list[str]]
-    data: dict[str, np.ndarray]
-    bads: set[str]
-    steps: list[str]
-
-    @property
-    def n_times(self) -> int:
-        return next(iter(self.data.values())).shape[1]
+    format: str | None = None
+    modality: str = "nirs"
 
 
 @dataclass
@@ -95,15 +115,25 @@ class SessionResult:
 
 
 # -- phase 1: prepare ----------------------------------------------------------------------------
-def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> PreparedScan:
-    """Verify, read, preprocess and resample one recording.
+def read_scan(scan: ScanInput) -> Any:
+    """Read a stored recording with MNE after checking that it is there and unchanged.
+
+    Parameters
+    ----------
+    scan : ScanInput
+        The recording.
+
+    Returns
+    -------
+    mne.io.Raw
+        The recording, loaded into memory.
 
     Raises
     ------
-    InputError
-        The file changed since import, cannot be read, or has no usable channel.
     NotFoundError
         The file is missing from the data folder.
+    InputError
+        The file changed since import (its sha256 differs) or cannot be read.
     """
     from studymgr.io.recordings import hash_path, read_recording
 
@@ -114,8 +144,34 @@ def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> Prep
     if digest != scan.sha256:
         raise InputError(f"{scan.path.name} changed since import (sha256 differs): restore it "
                          "or re-import it with --replace")
-    raw, _fmt, _notes = read_recording(scan.path)
-    result = preprocess(raw, config.preprocess, verbose="error")
+    raw, _fmt, _notes = read_recording(scan.path, scan.format, modality=scan.modality)
+    return raw
+
+
+def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> PreparedScan:
+    """Verify, read, preprocess and resample one recording.
+
+    Parameters
+    ----------
+    scan : ScanInput
+        The recording.
+    config : SynchronyConfig
+        Its preprocessing and the chromophores kept.
+    sfreq : float
+        The run's common sampling rate (Hz).
+
+    Returns
+    -------
+    PreparedScan
+
+    Raises
+    ------
+    InputError
+        The file changed since import, cannot be read, or has no usable channel.
+    NotFoundError
+        The file is missing from the data folder.
+    """
+    result = preprocess(read_scan(scan), config.preprocess, verbose="error")
     hb = result.raw
     steps = list(result.steps)
     if abs(hb.info["sfreq"] - sfreq) > 1e-9:
@@ -141,35 +197,6 @@ def prepare_scan(scan: ScanInput, config: SynchronyConfig, sfreq: float) -> Prep
 
 
 # -- phase 2: compute ----------------------------------------------------------------------------
-def align(t: PreparedScan, p: PreparedScan, *, by_time: bool) -> tuple[slice, slice, list[str]]:
-    """Sample ranges of the common time span of two prepared recordings.
-
-    A true pair is aligned on the measurement start times (when both have one); a pseudo pair was
-    recorded at different times and is simply truncated to the common length.
-    """
-    notes: list[str] = []
-    sfreq = t.sfreq
-    if by_time and t.start is not None and p.start is not None:
-        offset = (p.start - t.start).total_seconds()
-        t_end, p_end = t.n_times / sfreq, offset + p.n_times / sfreq
-        start, end = max(0.0, offset), min(t_end, p_end)
-        if end <= start:
-            raise InputError(
-                f"the two recordings do not overlap in time (patient starts {offset:+.1f} s "
-                "after the therapist): check their measurement dates"
-            )
-        i_t, i_p = round(start * sfreq), round((start - offset) * sfreq)
-        n = min(int((end - start) * sfreq), t.n_times - i_t, p.n_times - i_p)
-        if abs(offset) > 0:
-            notes.append(f"aligned on start times (offset {offset:+.2f} s, "
-                         f"common {n / sfreq:.1f} s)")
-        return slice(i_t, i_t + n), slice(i_p, i_p + n), notes
-    n = min(t.n_times, p.n_times)
-    if by_time:
-        notes.append("no measurement date on one recording: assumed simultaneous start")
-    return slice(0, n), slice(0, n), notes
-
-
 def _coherence_threads() -> int:
     # In a worker process (local pool or Dask) the parallelism is across processes: one thread
     # each avoids oversubscribing the cores; in the main process use every core.
@@ -289,24 +316,23 @@ def compute_session(job: SessionJob, prepared: dict[int, PreparedScan],
     return out
 
 
-def _compute_job(args: tuple[SessionJob, dict[int, PreparedScan], SynchronyConfig]
-                 ) -> SessionResult:
-    return compute_session(*args)
-
-
 def _compute_staged(payload: tuple[SessionJob, SynchronyConfig],
-                    prepared: dict[int, PreparedScan | str]) -> SessionResult:
+                    prepared: dict[int, PreparedScan | str]) -> SessionResult | SessionFailure:
     """A session on its prepared recordings; a failed preparation (its message) fails the
     session when it is one of its own recordings, and drops the pseudo pairs it is in."""
     job, config = payload
     bad = [prepared[i] for i in (job.therapist, job.patient) if isinstance(prepared.get(i), str)]
     if bad:
-        return SessionResult(job=job, error=bad[0])
-    return compute_session(job, {i: p for i, p in prepared.items() if not isinstance(p, str)},
-                           config)
+        return SessionFailure(bad[0])
+    result = compute_session(job, {i: p for i, p in prepared.items() if not isinstance(p, str)},
+                             config)
+    if result.error is not None or result.results is None:
+        return SessionFailure(result.error or "")
+    return result
 
 
 def _prepare_job(args: tuple[ScanInput, SynchronyConfig, float]) -> PreparedScan | str:
+    """:func:`prepare_scan`, returning the message of a failure instead of raising it."""
     scan, config, sfreq = args
     try:
         return prepare_scan(scan, config, sfreq)
@@ -358,12 +384,123 @@ def run_parallel(func: Callable, items: Sequence, jobs: int) -> Iterable:
     return LocalExecutor(max(1, jobs)).map(func, items)
 
 
-# -- orchestration over a study ------------------------------------------------------------------
-ProgressFn = Callable[[str, int, int], None]
+def scan_inputs(study: Store, sessions: pd.DataFrame, modality: str = "nirs"
+                ) -> dict[int, ScanInput]:
+    """The recordings of sessions as workers need them.
+
+    Parameters
+    ----------
+    study : Store
+        The open study (for its data folder).
+    sessions : DataFrame
+        As :meth:`Store.synchrony_inputs` returns them.
+    modality : str
+        The recordings' modality (``nirs`` or ``eeg``).
+
+    Returns
+    -------
+    dict
+        ``{scan id: ScanInput}`` for every recording present.
+    """
+    scans: dict[int, ScanInput] = {}
+    for _, row in sessions.iterrows():
+        for role in ("therapist", "patient"):
+            if pd.isna(row[f"{role}_scan"]):
+                continue
+            scan_id = int(row[f"{role}_scan"])
+            scans[scan_id] = ScanInput(scan_id=scan_id,
+                                       path=Path(study.data_dir) / row[f"{role}_path"],
+                                       sha256=row[f"{role}_sha256"],
+                                       sfreq=float(row[f"{role}_sfreq"]),
+                                       meas_date=row[f"{role}_meas_date"], modality=modality)
+    return scans
+
+
+_scan_inputs = scan_inputs  # the name the scale-out benchmark uses
+
+
+# -- over a study ----------------------------------------------------------------------------------
 SUMMARY_COLUMNS = ["dyad", "session", "status", "pseudo_pairs", "synchrony_hbo", "message"]
 
 
-def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
+class SynchronyAnalysis(SessionAnalysis):
+    """Session synchrony as a :class:`~studymgr.runs.jobs.SessionAnalysis`: one task per
+    session with both recordings, its true pair and its pseudo pairs; every recording of the run
+    is prepared once (pseudo pairs reuse other sessions' recordings).
+
+    Parameters
+    ----------
+    config : SynchronyConfig
+        The analysis settings.
+    dyad, session : str, int | None
+        Restrict to one dyad and/or session number (pseudo partners still come from all dyads).
+    """
+
+    kind = "synchrony"
+    summary_columns = SUMMARY_COLUMNS
+    shares_recordings = True
+    prepare = staticmethod(_prepare_job)
+    compute = staticmethod(_compute_staged)
+
+    def __init__(self, config: SynchronyConfig, *, dyad: str | None = None,
+                 session: int | None = None) -> None:
+        super().__init__(config, dyad=dyad, session=session)
+        self._scans: dict[int, ScanInput] = {}
+        self._sfreq = 0.0
+
+    def plan(self, study: Store) -> SessionPlan:
+        everything = study.synchrony_inputs()
+        selected = study.synchrony_inputs(dyad=self.dyad, session=self.session)
+        if selected.empty:
+            raise InputError("no scanned session matches: add sessions and import scans first "
+                             "('studymgr scans import')")
+        plan = SessionPlan()
+        for _, row in selected.iterrows():
+            missing = [r for r in ("therapist", "patient") if pd.isna(row[f"{r}_scan"])]
+            if missing:
+                have = ("no recording" if len(missing) == 2
+                        else f"only the {_other(missing[0])}'s")
+                plan.settled.append({"dyad": row["dyad"], "session": int(row["number"]),
+                                     "status": "incomplete", "pseudo_pairs": 0,
+                                     "synchrony_hbo": None,
+                                     "message": f"{have} recording: import the "
+                                                f"{' and '.join(missing)}'s scan"})
+        wanted = set(selected["session_id"])
+        plan.tasks = [j for j in plan_jobs(everything, self.config) if j.session_id in wanted]
+        self._scans = scan_inputs(study, everything)
+        # one common rate for the run: pseudo pairs join recordings of different sessions
+        self._sfreq = self.config.resample_sfreq or min(
+            (s.sfreq for s in self._scans.values()), default=0.0)
+        return plan
+
+    def recordings(self, task: SessionJob) -> dict[int, tuple[ScanInput, SynchronyConfig, float]]:
+        ids = {task.therapist, task.patient, *sum(task.pseudo, ())}
+        return {i: (self._scans[i], self.config, self._sfreq) for i in sorted(ids)}
+
+    def up_to_date_row(self, study: Store, task: SessionJob) -> dict[str, Any]:
+        return _summary_row(task, "up to date", value=study.synchrony_index(task.session_id))
+
+    def store(self, study: Store, task: SessionJob, result: SessionResult,
+              versions: dict[str, str]) -> dict[str, Any]:
+        study.save_synchrony(session_id=task.session_id, label=task.label,
+                             config=self.config.to_dict(), config_hash=self.config_hash,
+                             input_hashes=task.input_hashes, versions=versions,
+                             results=result.results, tests=result.tests,
+                             warnings=result.warnings)
+        frame = result.results
+        true = frame[(frame["pair"] == "true") & (frame["level"] == "session")
+                     & (frame["chromophore"] == "hbo")]["value"]
+        n_pseudo = int(frame.loc[frame["pair"] == "pseudo", ["therapist_scan", "patient_scan"]]
+                       .drop_duplicates().shape[0])
+        return _summary_row(task, "computed", value=float(true.iloc[0]) if len(true) else None,
+                            n_pseudo=n_pseudo, message="; ".join(result.warnings))
+
+    def failed_row(self, task: SessionJob, message: str) -> dict[str, Any]:
+        return _summary_row(task, "failed", message=message, n_pseudo=0)
+
+
+@fill_doc
+def compute_synchrony(study: Store, config: SynchronyConfig | None = None, *,
                       dyad: str | None = None, session: int | None = None, jobs: int = 1,
                       force: bool = False, progress: ProgressFn | None = None,
                       executor: Executor | None = None) -> pd.DataFrame:
@@ -374,22 +511,19 @@ def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
 
     Parameters
     ----------
-    study : Study
-        The open study (results are written by this process only).
+    %(study)s
     config : SynchronyConfig | None
         Analysis settings (default: :class:`SynchronyConfig`'s defaults).
     dyad, session : str, int | None
         Restrict to one dyad and/or session number (pseudo partners still come from all dyads).
-    jobs : int
-        Worker processes for preprocessing and coherence (when no ``executor`` is given).
-    force : bool
-        Recompute sessions whose results are up to date.
+    %(jobs)s
+    %(force)s
     progress : callable | None
         Called as ``progress(phase, done, total)`` with phase ``"prepare"`` or ``"compute"``.
     executor : Executor | None
         Where recordings are prepared and sessions computed (default: a
-        :class:`~studymgr.runs.executors.LocalExecutor` with ``jobs`` processes). On a Dask cluster a
-        session whose task fails twice is reported as failed and the others finish.
+        :class:`~studymgr.runs.executors.LocalExecutor` with ``jobs`` processes). On a Dask
+        cluster a session whose task fails twice is reported as failed and the others finish.
 
     Returns
     -------
@@ -397,114 +531,21 @@ def compute_synchrony(study: Any, config: SynchronyConfig | None = None, *,
         One row per session: ``dyad, session, status, pseudo_pairs, synchrony_hbo, message`` with
         status ``computed``, ``up to date``, ``failed`` or ``incomplete`` (a recording missing).
     """
-    from studymgr.provenance import versions
-
     config = config or SynchronyConfig()
     if jobs < 1:
         raise InputError("--jobs must be at least 1")
-    everything = study.synchrony_inputs()
-    selected = study.synchrony_inputs(dyad=dyad, session=session)
-    if selected.empty:
-        raise InputError("no scanned session matches: add sessions and import scans first "
-                         "('studymgr scans import')")
-    chash = config.config_hash()
-    summary: list[dict[str, Any]] = []
-    for _, row in selected.iterrows():
-        missing = [r for r in ("therapist", "patient") if pd.isna(row[f"{r}_scan"])]
-        if missing:
-            have = "no recording" if len(missing) == 2 else f"only the {_other(missing[0])}'s"
-            summary.append({"dyad": row["dyad"], "session": int(row["number"]),
-                            "status": "incomplete", "pseudo_pairs": 0, "synchrony_hbo": None,
-                            "message": f"{have} recording: import the "
-                                       f"{' and '.join(missing)}'s scan"})
-    wanted = set(selected["session_id"])
-    jobs_all = [j for j in plan_jobs(everything, config) if j.session_id in wanted]
-    todo: list[SessionJob] = []
-    for job in jobs_all:
-        run = study.current_run("synchrony", job.session_id)
-        if (not force and run is not None and run["config_hash"] == chash
-                and run["input_hashes"] == json_roundtrip(job.input_hashes)):
-            summary.append(_summary_row(job, "up to date", study=study))
-        else:
-            todo.append(job)
-    if todo:
-        summary += _run_jobs(study, todo, everything, config, chash, versions(),
-                             executor or LocalExecutor(jobs), progress)
-    frame = pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
-    frame["session"] = frame["session"].astype(int)
-    return frame.sort_values(["dyad", "session"], ignore_index=True)
+    return run_sessions(study, SynchronyAnalysis(config, dyad=dyad, session=session),
+                        force=force, executor=executor or LocalExecutor(jobs),
+                        progress=progress)
 
 
 def _other(role: str) -> str:
     return "patient" if role == "therapist" else "therapist"
 
 
-def json_roundtrip(value: Any) -> Any:
-    """What a value looks like after being stored as JSON (tuples become lists)."""
-    import json
-
-    return json.loads(json.dumps(value))
-
-
-def _summary_row(job: SessionJob, status: str, *, study: Any = None, message: str = "",
+def _summary_row(job: SessionJob, status: str, *, message: str = "",
                  value: float | None = None, n_pseudo: int | None = None) -> dict[str, Any]:
     dyad, number = job.label.split("/")
-    if value is None and study is not None:
-        stored = study.db.conn.execute(
-            "SELECT value FROM synchrony_results WHERE session_id = ? AND pair = 'true' AND "
-            "level = 'session' AND chromophore = 'hbo' AND measure = 'wtc'",
-            (job.session_id,)).fetchone()
-        value = stored[0] if stored else None
     return {"dyad": dyad, "session": int(number), "status": status,
             "pseudo_pairs": len(job.pseudo) if n_pseudo is None else n_pseudo,
             "synchrony_hbo": value, "message": message}
-
-
-def _run_jobs(study: Any, todo: list[SessionJob], everything: pd.DataFrame,
-              config: SynchronyConfig, chash: str, vers: dict[str, str], executor: Executor,
-              progress: ProgressFn | None) -> list[dict[str, Any]]:
-    scans = _scan_inputs(study, everything)
-    sfreq = config.resample_sfreq or min(s.sfreq for s in scans.values())
-    needed = sorted({i for j in todo for i in (j.therapist, j.patient, *sum(j.pseudo, ()))})
-    inputs = {i: (scans[i], config, sfreq) for i in needed}
-    tasks = [((job, config), sorted({job.therapist, job.patient, *sum(job.pseudo, ())}))
-             for job in todo]
-    rows = []
-    for index, result in executor.map_staged(_prepare_job, inputs, _compute_staged, tasks,
-                                             progress=progress):
-        if isinstance(result, TaskFailure):
-            rows.append(_summary_row(todo[index], "failed", message=result.message, n_pseudo=0))
-            continue
-        job = result.job
-        if result.error is not None or result.results is None:
-            rows.append(_summary_row(job, "failed", message=result.error or "", n_pseudo=0))
-        else:
-            study.save_synchrony(session_id=job.session_id, label=job.label,
-                                 config=config.to_dict(), config_hash=chash,
-                                 input_hashes=job.input_hashes, versions=vers,
-                                 results=result.results, tests=result.tests,
-                                 warnings=result.warnings)
-            true = result.results[(result.results["pair"] == "true")
-                                  & (result.results["level"] == "session")
-                                  & (result.results["chromophore"] == "hbo")]["value"]
-            n_pseudo = int((result.results[["therapist_scan", "patient_scan"]][
-                result.results["pair"] == "pseudo"]).drop_duplicates().shape[0])
-            rows.append(_summary_row(job, "computed", value=float(true.iloc[0]) if len(true)
-                                     else None, n_pseudo=n_pseudo,
-                                     message="; ".join(result.warnings)))
-    return rows
-
-
-def _scan_inputs(study: Any, everything: pd.DataFrame) -> dict[int, ScanInput]:
-    scans: dict[int, ScanInput] = {}
-    for _, row in everything.iterrows():
-        for role in ("therapist", "patient"):
-            if pd.isna(row[f"{role}_scan"]):
-                continue
-            scan_id = int(row[f"{role}_scan"])
-            scans[scan_id] = ScanInput(scan_id=scan_id,
-                                       path=Path(study.data_dir) / row[f"{role}_path"],
-                                       sha256=row[f"{role}_sha256"],
-                                       sfreq=float(row[f"{role}_sfreq"]),
-                                       meas_date=row[f"{role}_meas_date"])
-    return scans

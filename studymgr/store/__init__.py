@@ -7,6 +7,13 @@ live above it in :mod:`studymgr.runs`, whose :class:`~studymgr.runs.study.Study`
 
 from __future__ import annotations
 
+from studymgr.store.maintenance import (
+    DatabaseError,
+    shipped_schema_fingerprint,
+    shipped_schema_version,
+)
+from studymgr.store.opening import open_store_as_is
 from studymgr.store.study import Store, create_store, open_store
 
-__all__ = ["Store", "create_store", "open_store"]
+__all__ = ["DatabaseError", "Store", "create_store", "open_store", "open_store_as_is",
+           "shipped_schema_fingerprint", "shipped_schema_version"]

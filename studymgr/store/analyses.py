@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from studymgr.ids import check_code, check_session_number, utcnow
+from studymgr.ids import check_session_number, utcnow
 
 SYNCHRONY = "synchrony"
 
@@ -28,11 +29,7 @@ class AnalysesMixin:
         where, params = ["(s.scanned = 1 OR EXISTS (SELECT 1 FROM scans x WHERE "
                          "x.session_id = s.id AND x.modality = :modality))"], {
             "modality": modality}
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = :dyad")
-            params["dyad"] = dyad
+        self._where_dyad(dyad, where, params)
         if session is not None:
             params["number"] = check_session_number(session)
             where.append("s.number = :number")
@@ -70,52 +67,81 @@ class AnalysesMixin:
             return None
         return {"id": row[0], "config_hash": row[1], "input_hashes": json.loads(row[2])}
 
+    def synchrony_index(self, session_id: int, chromophore: str = "hbo") -> float | None:
+        """A session's stored synchrony index: the true pair's session-level wavelet coherence
+        (R², 0-1) of one chromophore; None when none is stored."""
+        row = self.db.conn.execute(
+            "SELECT value FROM synchrony_results WHERE session_id = ? AND pair = 'true' AND "
+            "level = 'session' AND chromophore = ? AND measure = 'wtc'",
+            (session_id, chromophore)).fetchone()
+        return row[0] if row else None
+
+    # -- a session's run and its rows (synchrony here; event-locked and EEG in moments.py) -----
+    def _replace_run(self, kind: str, session_id: int, config: dict[str, Any], config_hash: str,
+                     input_hashes: dict[str, Any], versions: dict[str, str],
+                     warnings: list[str]) -> tuple[int, list[int]]:
+        """Delete a session's runs of ``kind`` (their rows cascade) and insert the new, finished
+        one; returns its id and the ids removed. Inside the caller's transaction."""
+        old = [r[0] for r in self.db.conn.execute(
+            "SELECT id FROM analysis_runs WHERE kind = ? AND session_id = ?", (kind, session_id))]
+        for run_id in old:
+            self.db.conn.execute("DELETE FROM analysis_runs WHERE id = ?", (run_id,))
+        now = utcnow()
+        cur = self.db.conn.execute(
+            "INSERT INTO analysis_runs (kind, session_id, config, config_hash, input_hashes, "
+            "versions, status, message, started_by, started_at, finished_at) VALUES "
+            "(?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
+            (kind, session_id, json.dumps(config, sort_keys=True), config_hash,
+             json.dumps(input_hashes, sort_keys=True), json.dumps(versions, sort_keys=True),
+             "; ".join(warnings) or None, self.user, now, utcnow()))
+        return int(cur.lastrowid), old
+
+    def _insert_pair_results(self, rows: Iterable[tuple]) -> None:
+        """Insert ``synchrony_results`` rows: ``(run_id, session_id, pair, therapist_scan,
+        patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value,
+        n_cells)`` each."""
+        self.db.conn.executemany(
+            "INSERT INTO synchrony_results (run_id, session_id, pair, therapist_scan, "
+            "patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value, "
+            "n_cells) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _insert_pair_tests(self, rows: Iterable[tuple]) -> None:
+        """Insert ``synchrony_tests`` rows: ``(run_id, session_id, measure, chromophore, level,
+        therapist_unit, patient_unit, true_value, pseudo_mean, pseudo_sd, n_pseudo, p_value,
+        seed)`` each."""
+        self.db.conn.executemany(
+            "INSERT INTO synchrony_tests (run_id, session_id, measure, chromophore, level, "
+            "therapist_unit, patient_unit, true_value, pseudo_mean, pseudo_sd, n_pseudo, "
+            "p_value, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _log_run(self, kind: str, label: str, run_id: int, old: list[int], config_hash: str,
+                 **rows: int) -> None:
+        """The audit row of a stored run: the runs it replaced, and how many rows it wrote."""
+        self.log("compute", kind, label, old={"runs": old} if old else None,
+                 new={"run": run_id, "config_hash": config_hash, **rows})
+
     # -- results -----------------------------------------------------------------------------
     def save_synchrony(self, *, session_id: int, label: str, config: dict[str, Any],
                        config_hash: str, input_hashes: dict[str, Any],
                        versions: dict[str, str], results: pd.DataFrame,
                        tests: pd.DataFrame | None, warnings: list[str]) -> int:
         """Replace a session's synchrony results in one transaction; returns the run id."""
-        now = utcnow()
         with self.transaction():
-            old = self.db.conn.execute(
-                "SELECT id FROM analysis_runs WHERE kind = ? AND session_id = ?",
-                (SYNCHRONY, session_id)).fetchall()
-            for (run_id,) in old:
-                self.db.conn.execute("DELETE FROM analysis_runs WHERE id = ?", (run_id,))
-            cur = self.db.conn.execute(
-                "INSERT INTO analysis_runs (kind, session_id, config, config_hash, input_hashes,"
-                " versions, status, message, started_by, started_at, finished_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
-                (SYNCHRONY, session_id, json.dumps(config, sort_keys=True), config_hash,
-                 json.dumps(input_hashes, sort_keys=True), json.dumps(versions, sort_keys=True),
-                 "; ".join(warnings) or None, self.user, now, utcnow()),
-            )
-            run_id = int(cur.lastrowid)
-            self.db.conn.executemany(
-                "INSERT INTO synchrony_results (run_id, session_id, pair, therapist_scan, "
-                "patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value)"
-                " VALUES (?, ?, ?, ?, ?, 'wtc', ?, ?, ?, ?, ?)",
-                [(run_id, session_id, r.pair, int(r.therapist_scan), int(r.patient_scan),
-                  r.chromophore, r.level, r.therapist_unit, r.patient_unit,
-                  None if pd.isna(r.value) else float(r.value))
-                 for r in results.itertuples(index=False)],
-            )
+            run_id, old = self._replace_run(SYNCHRONY, session_id, config, config_hash,
+                                            input_hashes, versions, warnings)
+            self._insert_pair_results(
+                (run_id, session_id, r.pair, int(r.therapist_scan), int(r.patient_scan), "wtc",
+                 r.chromophore, r.level, r.therapist_unit, r.patient_unit,
+                 None if pd.isna(r.value) else float(r.value), None)
+                for r in results.itertuples(index=False))
             if tests is not None and len(tests):
-                self.db.conn.executemany(
-                    "INSERT INTO synchrony_tests (run_id, session_id, measure, chromophore, "
-                    "level, therapist_unit, patient_unit, true_value, pseudo_mean, pseudo_sd, "
-                    "n_pseudo, p_value, seed) VALUES (?, ?, 'wtc', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, session_id, r.chromophore, r.level, r.therapist_unit,
-                      r.patient_unit, _num(r.true_value), _num(r.pseudo_mean),
-                      _num(r.pseudo_sd), int(r.n_pseudo), _num(r.p_value),
-                      int(config.get("seed", 0)))
-                     for r in tests.itertuples(index=False)],
-                )
-            self.log("compute", "synchrony", label,
-                     old={"runs": [r[0] for r in old]} if old else None,
-                     new={"run": run_id, "config_hash": config_hash,
-                          "rows": int(len(results))})
+                seed = int(config.get("seed", 0))
+                self._insert_pair_tests(
+                    (run_id, session_id, "wtc", r.chromophore, r.level, r.therapist_unit,
+                     r.patient_unit, _num(r.true_value), _num(r.pseudo_mean), _num(r.pseudo_sd),
+                     int(r.n_pseudo), _num(r.p_value), seed)
+                    for r in tests.itertuples(index=False))
+            self._log_run(SYNCHRONY, label, run_id, old, config_hash, rows=int(len(results)))
         return run_id
 
     def synchrony(self, *, dyad: str | None = None, level: str = "session",
@@ -133,11 +159,7 @@ class AnalysesMixin:
         if measure is not None:
             where.append("r.measure = :measure")
             params["measure"] = measure
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = :dyad")
-            params["dyad"] = dyad
+        self._where_dyad(dyad, where, params)
         if pair is not None:
             where.append("r.pair = :pair")
             params["pair"] = pair
@@ -171,11 +193,7 @@ class AnalysesMixin:
         if measure is not None:
             where.append("t.measure = :measure")
             params["measure"] = measure
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = :dyad")
-            params["dyad"] = dyad
+        self._where_dyad(dyad, where, params)
         sql = f"""
             SELECT d.code AS dyad, s.number AS session, t.chromophore, t.level,
                    t.therapist_unit, t.patient_unit, t.true_value, t.pseudo_mean, t.pseudo_sd,
@@ -194,8 +212,7 @@ class AnalysesMixin:
             "JOIN dyads d ON d.id = s.dyad_id WHERE r.level = 'session' AND r.pair = 'true' "
             "AND r.chromophore = 'hbo' AND r.measure = 'wtc'")
         found = {(r["dyad"], r["session"]): r["synchrony"] for r in rows}
-        values = [found.get((d, None if pd.isna(n) else int(n)))
-                  for d, n in zip(frame["dyad"], frame["session"], strict=True)]
+        values = [found.get(key) for key in self._status_keys(frame)]
         frame = frame.copy()
         frame["synchrony"] = pd.array(values, dtype="Float64")
         frame["mark_sync"] = ["" if v is None else f"s{v:.2f}".replace("s0.", "s.")
@@ -204,4 +221,5 @@ class AnalysesMixin:
 
 
 def _num(value: Any) -> float | None:
+    """A float, or None for a missing value (stored as NULL)."""
     return None if value is None or pd.isna(value) else float(value)

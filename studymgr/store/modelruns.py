@@ -8,7 +8,8 @@ which run replaced which. Fitting is done by :mod:`studymgr.runs.models`; this m
 What is stored where (no schema change was needed):
 
 - ``analysis_runs``: ``config`` (the resolved configuration incl. which instrument, scale,
-  respondent and timing feed each construct), ``input_hashes`` (``analysis_table``: sha256 of
+  role and timing feed each construct; runs stored before schema v4 say ``respondent`` for
+  ``role`` and are read with the new name), ``input_hashes`` (``analysis_table``: sha256 of
   the table's canonical CSV; ``synchrony_runs``: config hashes of the synchrony runs used),
   ``versions``, ``message`` (the run's notes: what was skipped or failed and why, one per line).
 - ``model_fits``: one row per model; ``fit`` JSON holds ``status`` (``ok`` or ``failed``),
@@ -30,8 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from studymgr.compute.models.table import CONSTRUCTS
-from studymgr.ids import utcnow
+from studymgr.ids import CONSTRUCTS, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,19 @@ FIT_COLUMNS = ["model", "status", "formula", "n_obs", "n_groups", "converged", "
 RANDOM_COLUMNS = ["model", "group", "var1", "var2", "vcov", "sdcor"]
 RUN_COLUMNS = ["run_id", "status", "started_by", "started_at", "finished_at", "config_hash",
                "analysis_table", "synchrony_runs", "n_fits", "n_failed", "notes", "config"]
-SOURCE_COLUMNS = ["construct", "instrument", "version", "scale", "respondent", "timing",
+SOURCE_COLUMNS = ["construct", "instrument", "version", "scale", "role", "timing",
                   "n_responses", "n_in_table", "chosen"]
 ROI_COLUMNS = ["therapist_roi", "patient_roi", "model", "status", "slope", "se", "df", "p",
                "p_fdr", "message"]
+
+
+def _rename_respondent(config: dict[str, Any]) -> None:
+    """Read a run stored before schema v4: its construct sources say ``respondent`` for
+    ``role`` (the stored JSON and its config hash stay as they were)."""
+    for key in ("constructs", "sources"):
+        for source in (config.get(key) or {}).values():
+            if isinstance(source, dict) and "respondent" in source:
+                source.setdefault("role", source.pop("respondent"))
 
 
 def _num(value: Any) -> float | None:
@@ -138,6 +147,7 @@ class ModelRunsMixin:
         out = dict(zip(keys, row, strict=True))
         for key in ("config", "input_hashes", "versions"):
             out[key] = json.loads(out[key])
+        _rename_respondent(out["config"])
         out["notes"] = out.pop("message").splitlines() if out["message"] else []
         return out
 

@@ -1,5 +1,5 @@
-"""Moments of interest in the store: rater agreement and consensus events, event-locked
-synchrony and EEG results.
+"""Moments of interest in the store: rater marks and consensus events, event-locked synchrony and
+EEG results (SQL only; rater agreement itself is :mod:`studymgr.runs.events`).
 
 No schema change was needed (schema v2):
 
@@ -19,29 +19,22 @@ Readers of ``synchrony_results`` for the fNIRS synchrony index select ``measure 
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from studymgr.errors import ConflictError, InputError
-from studymgr.ids import check_code, check_session_number, utcnow
-
-logger = logging.getLogger(__name__)
+from studymgr._docs import fill_doc
+from studymgr.errors import ConflictError
+from studymgr.ids import check_session_number, utcnow
+from studymgr.store.analyses import _num
+from studymgr.store.recordings import roles_mark
 
 EVENTLOCKED = "eventlocked"
 EEG = "eeg"
-AGREEMENT_KEYS = ["moments", "summary", "config", "outcome", "n_stored", "n_removed"]
-
-
-def _num(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
 
 
 class MomentsMixin:
-    """Study methods for rater agreement, event-locked synchrony and EEG results."""
+    """Store methods for rater marks, consensus events, event-locked synchrony and EEG results."""
 
     status_legend = ("EEG: eT, eP, eTP = the therapist's, the patient's or both EEG recordings "
                      "imported; mN = N consensus moments (any label); rN = marks of N raters "
@@ -50,10 +43,7 @@ class MomentsMixin:
     def _extend_status(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``eeg_therapist, eeg_patient, n_raters, n_consensus`` and the grid marks
         ``mark_eeg`` and ``mark_moments``."""
-        eeg = {(r["dyad"], r["session"], r["role"]) for r in self.db.query(
-            "SELECT d.code AS dyad, s.number AS session, sc.role FROM scans sc "
-            "JOIN sessions s ON s.id = sc.session_id JOIN dyads d ON d.id = s.dyad_id "
-            "WHERE sc.modality = 'eeg'")}
+        eeg = self._recordings_by_role("eeg")
         counts = {(r["dyad"], r["session"]): (r["raters"], r["consensus"]) for r in self.db.query(
             "SELECT d.code AS dyad, s.number AS session, "
             "count(DISTINCT CASE WHEN e.source = 'rater' THEN e.rater END) AS raters, "
@@ -61,8 +51,7 @@ class MomentsMixin:
             "JOIN sessions s ON s.id = e.session_id JOIN dyads d ON d.id = s.dyad_id "
             "WHERE e.source IN ('rater', 'consensus') GROUP BY s.id")}
         frame = frame.copy()
-        keys = [(d, None if pd.isna(n) else int(n)) for d, n in
-                zip(frame["dyad"], frame["session"], strict=True)]
+        keys = self._status_keys(frame)
         for role in ("therapist", "patient"):
             frame[f"eeg_{role}"] = pd.array(
                 [None if n is None else (d, n, role) in eeg for d, n in keys], dtype="boolean")
@@ -72,139 +61,89 @@ class MomentsMixin:
         frame["n_consensus"] = pd.array(consensus, dtype="Int64")
         marks_eeg, marks_moments = [], []
         for (d, n), n_r, n_c in zip(keys, raters, consensus, strict=True):
-            who = ("T" if (d, n, "therapist") in eeg else "") + (
-                "P" if (d, n, "patient") in eeg else "")
+            who = roles_mark(eeg, d, n)
             marks_eeg.append(f"e{who}" if who else "")
             marks_moments.append(f"m{n_c}" if n_c else (f"r{n_r}" if n_r else ""))
         frame["mark_eeg"] = marks_eeg
         frame["mark_moments"] = marks_moments
         return frame
 
-    # -- rater agreement -----------------------------------------------------------------------
-    def rater_agreement(self, dyad: str, session: int, *, tolerance_s: float = 30.0,
-                        min_raters: int = 2, bin_s: float | None = None,
-                        labels: Iterable[str] | None = None, store: bool = True,
-                        replace: bool = False, reason: str | None = None) -> dict[str, Any]:
-        """Agreement of the raters' marks of a session, and its consensus moments as events.
+    # -- rater marks and consensus events -------------------------------------------------------
+    def _rater_marks(self, session_id: int) -> pd.DataFrame:
+        """The raters' marks of a session (events of source ``rater``): ``rater, label,
+        onset_s, duration_s``, by onset."""
+        return pd.DataFrame(list(self.db.query(
+            "SELECT rater, label, onset_s, duration_s FROM events WHERE session_id = ? AND "
+            "source = 'rater' AND scan_id IS NULL ORDER BY onset_s, id", (session_id,))),
+            columns=["rater", "label", "onset_s", "duration_s"])
+
+    @fill_doc
+    def _save_consensus(self, dyad: str, session: int, *, labels: list[str],
+                       moments: list[tuple[float, float, str]], config: dict[str, Any],
+                       kappas: dict[str, float | None], replace: bool = False,
+                       reason: str | None = None) -> tuple[str, int]:
+        """Store a session's consensus moments of ``labels`` as events, in one transaction.
 
         Parameters
         ----------
-        dyad : str
-            Dyad code.
-        session : int
-            Session number.
-        tolerance_s : float
-            Largest spread (s) of the marks of one consensus moment.
-        min_raters : int
-            Raters needed for a consensus moment.
-        bin_s : float | None
-            Bin width of Fleiss' kappa (s; default the tolerance).
-        labels : iterable of str | None
-            Labels to analyse (default every label the raters used).
-        store : bool
-            Store the consensus moments as events (source ``consensus``, no rater, onset =
-            median of the raters' onsets).
+        %(dyad)s
+        %(session)s
+        labels : list of str
+            The labels analysed: the stored consensus events of these labels are compared and
+            replaced.
+        moments : list of (onset_s, duration_s, label)
+            The new consensus moments.
+        config, kappas : dict
+            The agreement's configuration and Fleiss' kappa per label (for the audit trail).
         replace : bool
-            Replace stored consensus events of these labels that differ (needs ``reason``).
+            Replace stored consensus events of these labels that differ.
         reason : str | None
             Why (audited).
 
         Returns
         -------
-        dict
-            ``moments`` and ``summary`` (DataFrames, see :func:`studymgr.compute.events.agreement.
-            rater_agreement`), ``config``, ``outcome`` (``stored``, ``unchanged`` or
-            ``not stored``), ``n_stored``, ``n_removed``.
+        tuple of (str, int)
+            ``("unchanged", 0)`` when the same moments are stored already, else
+            ``("stored", number of consensus events removed)``.
 
         Raises
         ------
-        InputError, ConflictError, NotFoundError
-            Fewer than two raters, marks after the end of the session's recordings, different
-            consensus events already stored (without ``replace``), a locked session.
+        ConflictError
+            A locked session, or other consensus events of these labels stored (without
+            ``replace``).
         """
-        from studymgr.compute.events.agreement import rater_agreement
-
-        check_code(dyad, "dyad")
-        number = check_session_number(session)
-        if replace and (reason is None or not reason.strip()):
-            raise InputError("replacing needs --reason \"...\" (kept in the audit trail)")
-        sid = self.session_id(dyad, number)
-        marks = pd.DataFrame(list(self.db.query(
-            "SELECT rater, label, onset_s, duration_s FROM events WHERE session_id = ? AND "
-            "source = 'rater' AND scan_id IS NULL ORDER BY onset_s, id", (sid,))),
-            columns=["rater", "label", "onset_s", "duration_s"])
-        if marks.empty:
-            raise InputError(f"session {dyad}/{number} has no rater marks: import each rater's "
-                             "file with 'studymgr events import DYAD N FILE --rater CODE'")
-        longest = self.db.conn.execute("SELECT max(duration_s) FROM scans WHERE session_id = ?",
-                                       (sid,)).fetchone()[0]
-        duration = float(longest) if longest is not None else \
-            float((marks["onset_s"] + marks["duration_s"]).max()) or 1.0
-        if longest is None:
-            logger.info("%s/%s has no recording: the kappa bins end at the last mark", dyad,
-                        number)
-        result = rater_agreement(marks, duration_s=duration, tolerance_s=tolerance_s,
-                                 min_raters=min_raters, bin_s=bin_s, labels=labels)
-        config = {**result.config, "duration_from": "recording" if longest is not None
-                  else "last mark"}
-        out = {"moments": result.moments, "summary": result.summary, "config": config,
-               "outcome": "not stored", "n_stored": 0, "n_removed": 0}
-        if not store:
-            return out
-        analysed = sorted(result.summary["label"])
-        new = [(float(r.onset_s), float(r.duration_s), str(r.label))
-               for r in result.moments.itertuples()]
+        session = check_session_number(session)
         with self.transaction():
-            sid = self.require_unlocked(dyad, number)
-            marks_q = ",".join("?" * len(analysed))
+            sid = self.require_unlocked(dyad, session)
+            marks_q = ",".join("?" * len(labels))
             old = [(float(r[0]), float(r[1]), str(r[2])) for r in self.db.conn.execute(
                 "SELECT onset_s, duration_s, label FROM events WHERE session_id = ? AND "
                 f"source = 'consensus' AND scan_id IS NULL AND label IN ({marks_q})",
-                (sid, *analysed))]
-            if sorted(old) == sorted(new):
-                out["outcome"] = "unchanged"
-                return out
+                (sid, *labels))]
+            if sorted(old) == sorted(moments):
+                return "unchanged", 0
             if old and not replace:
                 raise ConflictError(
-                    f"session {dyad}/{number} already has {len(old)} other consensus event(s) "
-                    f"labelled {', '.join(analysed)}: to replace them, add --replace --reason "
+                    f"session {dyad}/{session} already has {len(old)} other consensus event(s) "
+                    f"labelled {', '.join(labels)}: to replace them, add --replace --reason "
                     "\"...\" (or --no-store to only report)")
             removed = self.db.conn.execute(
                 "DELETE FROM events WHERE session_id = ? AND source = 'consensus' AND "
-                f"scan_id IS NULL AND label IN ({marks_q})", (sid, *analysed)).rowcount
+                f"scan_id IS NULL AND label IN ({marks_q})", (sid, *labels)).rowcount
             now = utcnow()
             self.db.conn.executemany(
                 "INSERT INTO events (session_id, scan_id, onset_s, duration_s, label, rater, "
                 "source, created_at) VALUES (?, NULL, ?, ?, ?, NULL, 'consensus', ?)",
-                [(sid, onset, dur, label, now) for onset, dur, label in new])
-            kappas = {r.label: _num(r.kappa) for r in result.summary.itertuples()}
-            self.log("agreement", "events", f"{dyad}/{number}",
+                [(sid, onset, dur, label, now) for onset, dur, label in moments])
+            self.log("agreement", "events", f"{dyad}/{session}",
                      old={"n_consensus": removed} if removed else None,
-                     new={"config": config, "kappa": kappas, "n_consensus": len(new),
+                     new={"config": config, "kappa": kappas, "n_consensus": len(moments),
                           "events": [{"onset_s": o, "duration_s": d, "label": lab}
-                                     for o, d, lab in new]},
+                                     for o, d, lab in moments]},
                      reason=reason)
-        out.update(outcome="stored", n_stored=len(new), n_removed=removed)
-        return out
+        return "stored", removed
 
-    # -- event-locked synchrony ------------------------------------------------------------------
-    def _replace_run(self, kind: str, session_id: int, config: dict[str, Any], config_hash: str,
-                     input_hashes: dict[str, Any], versions: dict[str, str],
-                     message: str | None) -> tuple[int, list[int]]:
-        old = [r[0] for r in self.db.conn.execute(
-            "SELECT id FROM analysis_runs WHERE kind = ? AND session_id = ?", (kind, session_id))]
-        for run_id in old:
-            self.db.conn.execute("DELETE FROM analysis_runs WHERE id = ?", (run_id,))
-        now = utcnow()
-        cur = self.db.conn.execute(
-            "INSERT INTO analysis_runs (kind, session_id, config, config_hash, input_hashes, "
-            "versions, status, message, started_by, started_at, finished_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
-            (kind, session_id, json.dumps(config, sort_keys=True), config_hash,
-             json.dumps(input_hashes, sort_keys=True), json.dumps(versions, sort_keys=True),
-             message, self.user, now, utcnow()))
-        return int(cur.lastrowid), old
-
+    # -- event-locked synchrony (runs and their rows are written by store.analyses' helpers) -----
     def save_eventlocked(self, *, session_id: int, label: str, config: dict[str, Any],
                          config_hash: str, input_hashes: dict[str, Any],
                          versions: dict[str, str], therapist_scan: int, patient_scan: int,
@@ -213,24 +152,17 @@ class MomentsMixin:
         """Replace a session's event-locked results in one transaction; returns the run id."""
         with self.transaction():
             run_id, old = self._replace_run(EVENTLOCKED, session_id, config, config_hash,
-                                            input_hashes, versions, "; ".join(warnings) or None)
-            self.db.conn.executemany(
-                "INSERT INTO synchrony_results (run_id, session_id, pair, therapist_scan, "
-                "patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value,"
-                " n_cells) VALUES (?, ?, 'true', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, session_id, therapist_scan, patient_scan, f"wtc@{r.condition}",
-                  r.chromophore, r.level, r.therapist_unit, r.patient_unit, _num(r.value),
-                  int(r.n_windows)) for r in results.itertuples(index=False)])
-            self.db.conn.executemany(
-                "INSERT INTO synchrony_tests (run_id, session_id, measure, chromophore, level, "
-                "therapist_unit, patient_unit, true_value, pseudo_mean, pseudo_sd, n_pseudo, "
-                "p_value, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, session_id, f"wtc@{r.condition}", r.chromophore, r.level,
-                  r.therapist_unit, r.patient_unit, _num(r.observed), _num(r.null_mean),
-                  _num(r.null_sd), int(r.n_permutations), _num(r.p_value), int(seed))
-                 for r in tests.itertuples(index=False)])
-            self.log("compute", "eventlocked", label, old={"runs": old} if old else None,
-                     new={"run": run_id, "config_hash": config_hash, "rows": int(len(results))})
+                                            input_hashes, versions, warnings)
+            self._insert_pair_results(
+                (run_id, session_id, "true", therapist_scan, patient_scan, f"wtc@{r.condition}",
+                 r.chromophore, r.level, r.therapist_unit, r.patient_unit, _num(r.value),
+                 int(r.n_windows)) for r in results.itertuples(index=False))
+            self._insert_pair_tests(
+                (run_id, session_id, f"wtc@{r.condition}", r.chromophore, r.level,
+                 r.therapist_unit, r.patient_unit, _num(r.observed), _num(r.null_mean),
+                 _num(r.null_sd), int(r.n_permutations), _num(r.p_value), int(seed))
+                for r in tests.itertuples(index=False))
+            self._log_run(EVENTLOCKED, label, run_id, old, config_hash, rows=int(len(results)))
         return run_id
 
     def eventlocked_results(self, *, dyad: str | None = None, session_id: int | None = None,
@@ -245,11 +177,7 @@ class MomentsMixin:
         """
         where, params = ["a.kind = :kind", "r.level = :level"], {"kind": EVENTLOCKED,
                                                                 "level": level}
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = :dyad")
-            params["dyad"] = dyad
+        self._where_dyad(dyad, where, params)
         if session_id is not None:
             where.append("r.session_id = :sid")
             params["sid"] = int(session_id)
@@ -284,7 +212,7 @@ class MomentsMixin:
         """Replace a session's EEG results in one transaction; returns the run id."""
         with self.transaction():
             run_id, old = self._replace_run(EEG, session_id, config, config_hash, input_hashes,
-                                            versions, "; ".join(warnings) or None)
+                                            versions, warnings)
             scans = {"therapist": therapist_scan, "patient": patient_scan}
             self.db.conn.executemany(
                 "INSERT INTO person_measures (run_id, session_id, scan_id, role, measure, unit, "
@@ -292,17 +220,13 @@ class MomentsMixin:
                 [(run_id, session_id, scans[r.role], r.role, f"{r.left}:{r.right}",
                   r.condition, _num(r.value), _num(r.sd), int(r.n_windows))
                  for r in asymmetry.itertuples(index=False)])
-            self.db.conn.executemany(
-                "INSERT INTO synchrony_results (run_id, session_id, pair, therapist_scan, "
-                "patient_scan, measure, chromophore, level, therapist_unit, patient_unit, value,"
-                " n_cells) VALUES (?, ?, 'true', ?, ?, ?, 'eeg', ?, ?, ?, ?, ?)",
-                [(run_id, session_id, therapist_scan, patient_scan,
-                  r.measure if r.condition == "session" else f"{r.measure}@{r.condition}",
-                  r.level, r.therapist_unit, r.patient_unit, _num(r.value), int(r.n_cells))
-                 for r in results.itertuples(index=False)])
-            self.log("compute", "eeg", label, old={"runs": old} if old else None,
-                     new={"run": run_id, "config_hash": config_hash, "rows": int(len(results)),
-                          "asymmetry_rows": int(len(asymmetry))})
+            self._insert_pair_results(
+                (run_id, session_id, "true", therapist_scan, patient_scan,
+                 r.measure if r.condition == "session" else f"{r.measure}@{r.condition}", "eeg",
+                 r.level, r.therapist_unit, r.patient_unit, _num(r.value), int(r.n_cells))
+                for r in results.itertuples(index=False))
+            self._log_run(EEG, label, run_id, old, config_hash, rows=int(len(results)),
+                          asymmetry_rows=int(len(asymmetry)))
         return run_id
 
     def eeg_results(self, *, dyad: str | None = None, level: str = "session",
@@ -316,11 +240,7 @@ class MomentsMixin:
         """
         where, params = ["a.kind = :kind", "r.level = :level", "r.chromophore = 'eeg'"], {
             "kind": EEG, "level": level}
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = :dyad")
-            params["dyad"] = dyad
+        self._where_dyad(dyad, where, params)
         sql = f"""
             SELECT d.code AS dyad, s.number AS session, r.measure, r.level, r.therapist_unit,
                    r.patient_unit, r.value, r.n_cells AS n, r.run_id, a.config_hash
@@ -350,11 +270,7 @@ class MomentsMixin:
         ``n_windows``, ``run_id``, ``config_hash``.
         """
         where, params = ["a.kind = ?", "m.measure = 'faa'"], [EEG]
-        if dyad is not None:
-            check_code(dyad, "dyad")
-            self._dyad_id(dyad)
-            where.append("d.code = ?")
-            params.append(dyad)
+        self._where_dyad(dyad, where, params)
         rows = list(self.db.query(
             "SELECT d.code AS dyad, s.number AS session, m.role, m.unit, m.condition, m.value, "
             "m.sd, m.n_windows, m.run_id, a.config_hash FROM person_measures m "

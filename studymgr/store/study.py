@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import sqlite_utils
 
+from studymgr._docs import fill_doc
 from studymgr._version import __version__
 from studymgr.errors import ConflictError, InputError, NotFoundError, StudyError
 from studymgr.ids import (
@@ -66,8 +67,8 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
     """An open study database: data in, data out.
 
     Use :func:`studymgr.create_study` or :func:`studymgr.open_study` (which return the
-    :class:`~studymgr.runs.study.Study` built on this class) rather than the constructor. A study is a
-    context manager; close it (or leave the ``with`` block) to release the file.
+    :class:`~studymgr.runs.study.Study` built on this class) rather than the constructor. A study
+    is a context manager; close it (or leave the ``with`` block) to release the file.
 
     Attributes
     ----------
@@ -195,6 +196,21 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             raise NotFoundError(f"unknown dyad {dyad} (see 'studymgr dyad list')")
         return None if row is None else int(row[0])
 
+    def _where_dyad(self, dyad: str | None, where: list[str],
+                    params: list[Any] | dict[str, Any]) -> None:
+        """Add ``d.code = <dyad>`` to a query's conditions and parameters (positional or named
+        ``:dyad``) when ``dyad`` is given; an unknown or malformed dyad is refused."""
+        if dyad is None:
+            return
+        check_code(dyad, "dyad")
+        self._dyad_id(dyad)
+        if isinstance(params, dict):
+            where.append("d.code = :dyad")
+            params["dyad"] = dyad
+        else:
+            where.append("d.code = ?")
+            params.append(dyad)
+
     def dyads(self) -> pd.DataFrame:
         """All dyads: ``dyad, therapist, patient, sessions``."""
         rows = self.db.query(
@@ -221,20 +237,20 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
     def add_session(
         self,
         dyad: str,
-        number: int,
+        session: int,
         *,
         date: str | None = None,
         kind: str = "therapy",
         scanned: bool = True,
         attended: bool = True,
     ) -> None:
-        """Add session ``number`` (1, 2, ...) of a dyad.
+        """Add session number ``session`` (1, 2, ...) of a dyad.
 
         Parameters
         ----------
         dyad : str
             Dyad code.
-        number : int
+        session : int
             Session number within the dyad, from 1.
         date : str | None
             ISO date ``YYYY-MM-DD``.
@@ -246,7 +262,7 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             Whether the session took place.
         """
         check_code(dyad, "dyad")
-        number = check_session_number(number)
+        number = check_session_number(session)
         date = check_date(date)
         check_choice(kind, SESSION_KINDS, "session kind")
         with self.transaction():
@@ -272,10 +288,10 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
         )
         return cur.fetchone()
 
-    def session_id(self, dyad: str, number: int) -> int:
+    def session_id(self, dyad: str, session: int) -> int:
         """Database id of a session, or a clear error if the dyad or session is unknown."""
         check_code(dyad, "dyad")
-        number = check_session_number(number)
+        number = check_session_number(session)
         row = self._session_row(self._dyad_id(dyad), number)
         if row is None:
             raise NotFoundError(
@@ -284,19 +300,19 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             )
         return int(row[0])
 
-    def session(self, dyad: str, number: int) -> dict[str, Any]:
+    def session(self, dyad: str, session: int) -> dict[str, Any]:
         """One session as a dict (``dyad, session, date, kind, scanned, attended, locked``)."""
-        sid = self.session_id(dyad, number)
+        sid = self.session_id(dyad, session)
         return self._sessions_frame("WHERE s.id = ?", (sid,)).iloc[0].to_dict()
 
-    def require_unlocked(self, dyad: str, number: int) -> int:
+    def require_unlocked(self, dyad: str, session: int) -> int:
         """Return the session id, refusing a locked session with a clear message."""
-        sid = self.session_id(dyad, number)
+        sid = self.session_id(dyad, session)
         locked = self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?", (sid,))
         if locked.fetchone()[0]:
             raise ConflictError(
-                f"session {dyad}/{number} is locked: unlock it first "
-                f"('studymgr session unlock {dyad} {number} --reason ...')"
+                f"session {dyad}/{session} is locked: unlock it first "
+                f"('studymgr session unlock {dyad} {session} --reason ...')"
             )
         return sid
 
@@ -323,7 +339,7 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             frame[col] = frame[col].astype(bool)
         return frame
 
-    def update_session(self, dyad: str, number: int, *, reason: str | None = None,
+    def update_session(self, dyad: str, session: int, *, reason: str | None = None,
                        **changes: Any) -> None:
         """Change a session's ``date``, ``kind``, ``scanned`` or ``attended`` (audited)."""
         allowed = {"date", "kind", "scanned", "attended"}
@@ -341,7 +357,7 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             raise InputError("nothing to change: give at least one of date, kind, scanned, "
                              "attended")
         with self.transaction():
-            sid = self.require_unlocked(dyad, number)
+            sid = self.require_unlocked(dyad, session)
             old_row = self.db.conn.execute(
                 "SELECT date, kind, scanned, attended FROM sessions WHERE id = ?", (sid,)
             ).fetchone()
@@ -349,31 +365,31 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             sets = ", ".join(f"{col} = :{col}" for col in changes)
             self.db.conn.execute(f"UPDATE sessions SET {sets} WHERE id = :id",
                                  {**changes, "id": sid})
-            self.log("update", "session", f"{dyad}/{number}",
+            self.log("update", "session", f"{dyad}/{session}",
                      old={k: old[k] for k in changes}, new=changes, reason=reason)
 
-    def lock_session(self, dyad: str, number: int, *, reason: str | None = None) -> None:
+    def lock_session(self, dyad: str, session: int, *, reason: str | None = None) -> None:
         """Lock a session: its row, questionnaires, scans and events become read-only."""
         with self.transaction():
-            sid = self.session_id(dyad, number)
+            sid = self.session_id(dyad, session)
             if self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?",
                                     (sid,)).fetchone()[0]:
-                raise ConflictError(f"session {dyad}/{number} is already locked")
+                raise ConflictError(f"session {dyad}/{session} is already locked")
             self.db.conn.execute("UPDATE sessions SET locked = 1 WHERE id = ?", (sid,))
-            self.log("lock", "session", f"{dyad}/{number}", old={"locked": False},
+            self.log("lock", "session", f"{dyad}/{session}", old={"locked": False},
                      new={"locked": True}, reason=reason)
 
-    def unlock_session(self, dyad: str, number: int, *, reason: str) -> None:
+    def unlock_session(self, dyad: str, session: int, *, reason: str) -> None:
         """Unlock a locked session; a reason is required and kept in the audit trail."""
         if not reason or not reason.strip():
             raise InputError("unlocking a session needs --reason (kept in the audit trail)")
         with self.transaction():
-            sid = self.session_id(dyad, number)
+            sid = self.session_id(dyad, session)
             if not self.db.conn.execute("SELECT locked FROM sessions WHERE id = ?",
                                         (sid,)).fetchone()[0]:
-                raise ConflictError(f"session {dyad}/{number} is not locked")
+                raise ConflictError(f"session {dyad}/{session} is not locked")
             self.db.conn.execute("UPDATE sessions SET locked = 0 WHERE id = ?", (sid,))
-            self.log("unlock", "session", f"{dyad}/{number}", old={"locked": True},
+            self.log("unlock", "session", f"{dyad}/{session}", old={"locked": True},
                      new={"locked": False}, reason=reason)
 
     def set_data_dir(self, stored: str, *, action: str = "move", reason: str | None = None,
@@ -417,6 +433,13 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Mome
             if extend is not None:
                 frame = extend(self, frame)
         return frame
+
+    @staticmethod
+    def _status_keys(frame: pd.DataFrame) -> list[tuple[str, int | None]]:
+        """``(dyad, session number)`` of each row of the :meth:`status` frame (None for a dyad
+        without sessions): the keys ``_extend_status`` methods look their values up by."""
+        return [(d, None if pd.isna(n) else int(n))
+                for d, n in zip(frame["dyad"], frame["session"], strict=True)]
 
     def status_legends(self) -> list[str]:
         """Explanations of the ``mark_*`` columns added to :meth:`status`."""
@@ -472,6 +495,7 @@ def _resolve_data_dir(stored: str, db_path: Path) -> Path:
     return path if path.is_absolute() else (db_path.parent / path).resolve()
 
 
+@fill_doc
 def create_store(
     path: str | os.PathLike[str],
     *,
@@ -484,18 +508,11 @@ def create_store(
 
     Parameters
     ----------
-    path : path-like
-        The database file to create (must not exist).
-    name : str | None
-        The study's code name (default: the file's stem, e.g. ``study``).
-    data_dir : path-like | None
-        Folder for recordings and derived files (default ``<stem>_data`` beside the database).
-        Stored relative to the database when it lies beside it, so the pair can be moved.
-    user : str | None
-        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
-
-    factory : type
-        The class to open the study as (a subclass of :class:`Store`).
+    %(new_study_path)s
+    %(new_study_name)s
+    %(new_study_data_dir)s
+    %(study_user)s
+    %(store_factory)s
 
     Returns
     -------
@@ -563,6 +580,7 @@ def create_store(
     return open_store(path, user=user, factory=factory)
 
 
+@fill_doc
 def open_store(
     path: str | os.PathLike[str],
     *,
@@ -575,47 +593,72 @@ def open_store(
 
     Parameters
     ----------
-    path : path-like
-        The study database file.
-    user : str | None
-        Recorded in the audit trail (default ``$STUDYMGR_USER`` or the OS login name).
-    data_dir : path-like | None
-        Use this data folder instead of the stored one (e.g. the study was moved).
-    upgrade : bool
-        Upgrade an older schema (default). With False an older study is refused.
-    factory : type
-        The class to open the study as (a subclass of :class:`Store`).
+    %(study_path)s
+    %(study_user)s
+    %(study_data_dir)s
+    %(study_upgrade)s
+    %(store_factory)s
 
     Raises
     ------
     NotFoundError, InputError, SchemaVersionError
         Missing file, not a SQLite file / not a study / corrupt, or a newer schema.
     """
+    return _open_study(path, user=user, data_dir=data_dir, factory=factory, upgrade=upgrade)
+
+
+def _open_study(path: str | os.PathLike[str], *, user: str | None,
+                data_dir: str | os.PathLike[str] | None, factory: type[S],
+                upgrade: bool | None, damaged_hint: str | None = None) -> S:
+    """Open a study database as ``factory`` (for :func:`open_store` and
+    :func:`~studymgr.store.open_store_as_is`); the connection is closed on any failure.
+
+    Parameters
+    ----------
+    path, user, data_dir, factory
+        As :func:`open_store` takes them.
+    upgrade : bool | None
+        True: upgrade an older schema (audited); False: refuse it; None: leave the schema as it
+        is, older or newer (for looking at a study that may be damaged).
+    damaged_hint : str | None
+        What to do about a damaged file, appended to the error message (None: no hint, and a
+        file SQLite refuses may also be no study at all).
+    """
     path = Path(path)
     user = check_user(user) if user is not None else default_user()
     db = database.connect(path)
     try:
         database.check_is_study(db, path)
-        found = database.database_version(db)
-        current = database.schema_version()
-        if found < current:
-            if not upgrade:
-                raise StudyError(f"{path} has schema version {found}; this studymgr writes "
-                                 f"{current}: open it with upgrading allowed")
-            old, new = database.upgrade(db, path)
-            with database.transaction(db):
-                audit.append(db, user=user, action="upgrade", entity="study", key=path.stem,
-                             old={"schema_version": old}, new={"schema_version": new})
-        elif found > current:
-            database.upgrade(db, path)  # raises the clear "newer schema" error
+        if upgrade is not None:
+            _check_schema(db, path, user, upgrade=upgrade)
         row = db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()
         if row is None:
-            raise InputError(f"{path} is a studymgr database with no study row: it is damaged")
+            raise InputError(f"{path} is a studymgr database with no study row: it is damaged"
+                             + ("" if damaged_hint is None else "; " + damaged_hint))
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise InputError(f"{path} is damaged or not a study database ({exc})") from None
+        raise InputError(f"{path} is damaged or not a study database ({exc})"
+                         if damaged_hint is None
+                         else f"{path} is damaged ({exc}): {damaged_hint}") from None
     except BaseException:
         db.close()
         raise
     data = Path(data_dir) if data_dir is not None else _resolve_data_dir(row[0], path)
     return factory(path, db, data, user)
+
+
+def _check_schema(db: sqlite_utils.Database, path: Path, user: str, *, upgrade: bool) -> None:
+    """Upgrade an older schema in place (audited; refused without ``upgrade``); refuse a newer
+    one."""
+    found = database.database_version(db)
+    current = database.schema_version()
+    if found < current:
+        if not upgrade:
+            raise StudyError(f"{path} has schema version {found}; this studymgr writes "
+                             f"{current}: open it with upgrading allowed")
+        old, new = database.upgrade(db, path)
+        with database.transaction(db):
+            audit.append(db, user=user, action="upgrade", entity="study", key=path.stem,
+                         old={"schema_version": old}, new={"schema_version": new})
+    elif found > current:
+        database.upgrade(db, path)  # raises the clear "newer schema" error

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studymgr.compute._checks import positive
 from studymgr.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -71,16 +72,6 @@ SUMMARY_COLUMNS = ["label", "n_raters", "n_marks", "n_consensus", "n_unmatched",
 
 
 # -- input checks ----------------------------------------------------------------------------------
-def _positive(value: Any, what: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number of seconds, got {value!r}") from None
-    if not math.isfinite(out) or out <= 0:
-        raise InputError(f"{what} must be a positive number of seconds, got {value!r}")
-    return out
-
-
 def _marks(marks: pd.DataFrame) -> pd.DataFrame:
     """Validated copy of a marks frame: ``rater, label, onset_s, duration_s``."""
     if not isinstance(marks, pd.DataFrame):
@@ -135,7 +126,7 @@ def consensus_moments(marks: pd.DataFrame, *, tolerance_s: float = 30.0,
     >>> consensus_moments(m)[["onset_s", "n_raters"]].values.tolist()
     [[110.0, 3.0]]
     """
-    tolerance_s = _positive(tolerance_s, "tolerance")
+    tolerance_s = positive(tolerance_s, "tolerance", "seconds")
     if isinstance(min_raters, bool) or not isinstance(min_raters, int | np.integer) \
             or min_raters < 2:
         raise InputError(f"min_raters must be a whole number >= 2, got {min_raters!r}")
@@ -224,8 +215,8 @@ def binned_marks(marks: pd.DataFrame, *, label: str, raters: Sequence[str], dura
         covers the bins its interval ``[onset, onset + duration]`` overlaps (a mark without
         duration: the bin holding its onset).
     """
-    duration_s = _positive(duration_s, "session duration")
-    bin_s = _positive(bin_s, "bin width")
+    duration_s = positive(duration_s, "session duration", "seconds")
+    bin_s = positive(bin_s, "bin width", "seconds")
     frame = _marks(marks)
     n_bins = max(1, math.ceil(duration_s / bin_s - 1e-9))
     out = np.zeros((n_bins, len(raters)), dtype=bool)
@@ -293,9 +284,9 @@ def rater_agreement(marks: pd.DataFrame, *, duration_s: float, tolerance_s: floa
         bad numbers.
     """
     frame = _marks(marks)
-    duration_s = _positive(duration_s, "session duration")
-    tolerance_s = _positive(tolerance_s, "tolerance")
-    bin_s = tolerance_s if bin_s is None else _positive(bin_s, "bin width")
+    duration_s = positive(duration_s, "session duration", "seconds")
+    tolerance_s = positive(tolerance_s, "tolerance", "seconds")
+    bin_s = tolerance_s if bin_s is None else positive(bin_s, "bin width", "seconds")
     raters = sorted(frame["rater"].unique())
     if len(raters) < 2:
         found = f" (only {raters[0]})" if raters else ""

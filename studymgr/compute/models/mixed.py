@@ -2,10 +2,11 @@
 
 Fitting uses statsmodels :class:`~statsmodels.regression.mixed_linear_model.MixedLM` (REML by
 default). Its answer is then polished by a few Newton steps on the exact REML criterion
-(:mod:`studymgr.compute.models.satterthwaite`) so that the reported estimates sit at the stationary point
-(statsmodels stops at a gradient tolerance; a boundary optimum needs the exact point for the
-singularity check). Fixed effects are tested with t-tests on Satterthwaite degrees of freedom
-computed as lmerTest does (Kuznetsova et al. 2017), which reproduce lmerTest on ``sleepstudy``.
+(:mod:`studymgr.compute.models.satterthwaite`) so that the reported estimates sit at the
+stationary point (statsmodels stops at a gradient tolerance; a boundary optimum needs the exact
+point for the singularity check). Fixed effects are tested with t-tests on Satterthwaite degrees
+of freedom computed as lmerTest does (Kuznetsova et al. 2017), which reproduce lmerTest on
+``sleepstudy``.
 
 Three entry points, each returning a :class:`ModelResult`:
 

@@ -28,7 +28,7 @@ pseudo-dyad baseline) in place of ``synchrony`` and ``synchrony_pseudo``.
 Construct sources (defaults after the reference study, Sened et al. 2025): every construct is
 patient-rated; symptoms and wellbeing before the session, alliance and session quality after it;
 the scale is the instrument's primary scale. When several instruments of a construct were given
-by that respondent at that timing and the configuration names none, the one with most responses
+by that role at that timing and the configuration names none, the one with most responses
 is used (ties: alphabetical) and the table's notes say so.
 """
 
@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -44,16 +45,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studymgr._aliases import REMOVED_IN
 from studymgr.errors import InputError
+from studymgr.ids import (  # the study's vocabulary, re-exported for the models' users
+    CONSTRUCTS,
+    ROLES,
+    SESSION_KINDS,
+    TIMINGS,
+)
 
 logger = logging.getLogger(__name__)
 
-CONSTRUCTS = ("symptoms", "wellbeing", "alliance", "session_quality")
-OUTCOMES = ("symptoms", "wellbeing", "session_quality")
 CHROMOPHORES = ("hbo", "hbr", "eeg")
-ROLES = ("therapist", "patient")
-TIMINGS = ("pre", "post")
-KINDS = ("therapy", "interview")
+KINDS = SESSION_KINDS
 ROI_PAIRS = ("all", "homologous")
 #: Per-person measures (stored in ``person_measures``) and the name of their analysis column.
 PERSON_MEASURES = {"faa": "asymmetry"}
@@ -67,7 +71,7 @@ BASE_COLUMNS = ["dyad", "session", "kind", "synchrony", "synchrony_pseudo", "n_p
                 *CONSTRUCTS]
 SYNCHRONY_COLUMNS = ["dyad", "session", "pair", "chromophore", "level", "therapist_unit",
                      "patient_unit", "value", "config_hash"]
-SCORE_COLUMNS = ["dyad", "session", "respondent", "timing", "instrument", "version", "construct",
+SCORE_COLUMNS = ["dyad", "session", "role", "timing", "instrument", "version", "construct",
                  "scale", "value", "primary"]
 SESSION_COLUMNS = ["dyad", "session", "kind"]
 
@@ -85,23 +89,30 @@ class ConstructSource:
     ----------
     instrument : str or None
         ``name`` or ``name@version``; None picks the construct's instrument with most responses
-        by ``respondent`` at ``timing``.
+        by ``role`` at ``timing``.
     scale : str or None
         Scale id; None takes the instrument's primary scale.
-    respondent : str
-        ``patient`` or ``therapist``.
+    role : str
+        Who answered: ``patient`` or ``therapist``.
     timing : str
         ``pre`` or ``post`` (the session).
     """
 
     instrument: str | None = None
     scale: str | None = None
-    respondent: str = "patient"
+    role: str = "patient"
     timing: str = "pre"
+
+    @property
+    def respondent(self) -> str:
+        """Deprecated name of :attr:`role` (until studymgr 0.3)."""
+        warnings.warn(f"ConstructSource.respondent is now ConstructSource.role; the old name "
+                      f"works until studymgr {REMOVED_IN}", DeprecationWarning, stacklevel=2)
+        return self.role
 
 
 def _default_constructs() -> dict[str, ConstructSource]:
-    return {c: ConstructSource(respondent=r, timing=t) for c, (r, t) in DEFAULT_SOURCES.items()}
+    return {c: ConstructSource(role=r, timing=t) for c, (r, t) in DEFAULT_SOURCES.items()}
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,8 @@ class ModelConfig:
         """Validate a configuration given as a (JSON) mapping; missing keys keep defaults.
 
         ``constructs`` maps a construct to a mapping with any of ``instrument, scale,
-        respondent, timing`` or to a string (the instrument), e.g.
+        role, timing`` (``respondent``, the old name of ``role``, is read until studymgr 0.3)
+        or to a string (the instrument), e.g.
         ``{"constructs": {"symptoms": "gad7", "alliance": {"instrument": "wai-sr",
         "scale": "total"}}}``. Unknown keys, constructs or values raise :class:`InputError`.
         """
@@ -236,7 +248,7 @@ class ModelConfig:
         return {
             "chromophore": self.chromophore,
             "constructs": {c: {"instrument": s.instrument, "scale": s.scale,
-                               "respondent": s.respondent, "timing": s.timing}
+                               "role": s.role, "timing": s.timing}
                            for c, s in self.constructs.items()},
             "kinds": list(self.kinds),
             "lag": self.lag,
@@ -282,6 +294,14 @@ def _parse_constructs(data: Any) -> dict[str, ConstructSource]:
         _check_construct(name)
         if isinstance(spec, str):
             spec = {"instrument": spec}
+        if isinstance(spec, Mapping) and "respondent" in spec:
+            warnings.warn(f"the source key 'respondent' of {name} is now 'role'; the old name "
+                          f"works until studymgr {REMOVED_IN}", DeprecationWarning, stacklevel=3)
+            if "role" in spec and spec["role"] != spec["respondent"]:
+                raise InputError(f"{name}: 'role' and 'respondent' (its old name) disagree; "
+                                 "give role only")
+            spec = {**{k: v for k, v in spec.items() if k != "respondent"},
+                    "role": spec["respondent"]}
         if not isinstance(spec, Mapping):
             raise InputError(f"the source of {name} must be an instrument name or a mapping "
                              f"with {', '.join(sorted(keys))}")
@@ -297,9 +317,8 @@ def _parse_constructs(data: Any) -> dict[str, ConstructSource]:
             if not isinstance(scale, str) or not scale:
                 raise InputError(f"the scale of {name} must be a scale id, got {scale!r}")
             src = replace(src, scale=scale)
-        if "respondent" in spec:
-            src = replace(src, respondent=_choice(spec["respondent"], ROLES,
-                                                  f"respondent of {name}"))
+        if "role" in spec:
+            src = replace(src, role=_choice(spec["role"], ROLES, f"role of {name}"))
         if "timing" in spec:
             src = replace(src, timing=_choice(spec["timing"], TIMINGS, f"timing of {name}"))
         out[name] = src
@@ -320,7 +339,7 @@ class AnalysisTable:
     frame : DataFrame
         One row per dyad × session (columns in the module docstring).
     sources : dict
-        Per construct, the scores used: ``{"instrument", "version", "scale", "respondent",
+        Per construct, the scores used: ``{"instrument", "version", "scale", "role",
         "timing", "n_responses", "n_in_table", "chosen"}`` (``chosen``: ``config`` when named
         in the configuration, ``default`` when it was the only candidate, ``most responses``),
         or None when no such scores exist.
@@ -401,7 +420,7 @@ def build_analysis_table(sessions: pd.DataFrame, synchrony: pd.DataFrame,
         ``dyad, session, pair, chromophore, level, therapist_unit, patient_unit, value,
         config_hash``; values are coherence (0-1, unitless).
     scores : DataFrame
-        Stored scores, tidy (as :meth:`Study.scores`): ``dyad, session, respondent, timing,
+        Stored scores, tidy (as :meth:`Study.scores`): ``dyad, session, role, timing,
         instrument, version, construct, scale, value, primary``.
     config : ModelConfig, mapping or None
         Chromophore, construct sources, session kinds, ROI pairs.
@@ -508,10 +527,10 @@ def _construct_values(scores: pd.DataFrame, rows: pd.DataFrame, construct: str,
                       source: ConstructSource, notes: list[str]
                       ) -> tuple[pd.Series, dict[str, Any] | None]:
     """Scores standing for one construct, indexed by (dyad, session), and where they came from."""
-    who = f"{source.respondent}-rated, {source.timing}-session"
+    who = f"{source.role}-rated, {source.timing}-session"
     empty = pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []],
                                                                     names=["dyad", "session"]))
-    rated = scores.loc[(scores["respondent"] == source.respondent)
+    rated = scores.loc[(scores["role"] == source.role)
                        & (scores["timing"] == source.timing)]
     chosen = "config"  # named in the configuration; else "default" or "most responses"
     if source.instrument is not None:
@@ -531,13 +550,13 @@ def _construct_values(scores: pd.DataFrame, rows: pd.DataFrame, construct: str,
             version = versions[0]
         picked = rated.loc[(rated["instrument"] == name) & (rated["version"] == version)]
         if picked.empty:
-            given = sorted(set(zip(of_name["respondent"], of_name["timing"], strict=True)))
+            given = sorted(set(zip(of_name["role"], of_name["timing"], strict=True)))
             example = {"constructs": {construct: {"instrument": source.instrument,
-                                                  "respondent": given[0][0],
+                                                  "role": given[0][0],
                                                   "timing": given[0][1]}}}
             raise InputError(f"{construct}: {name} has no {who} scores (stored as "
-                             f"respondent/timing: {', '.join(f'{r}/{t}' for r, t in given)}); set "
-                             f"the respondent and timing of {construct} in the configuration, "
+                             f"role/timing: {', '.join(f'{r}/{t}' for r, t in given)}); set "
+                             f"the role and timing of {construct} in the configuration, "
                              f"e.g. {json.dumps(example)}")
     else:
         candidates = rated.loc[rated["construct"] == construct]
@@ -573,7 +592,7 @@ def _construct_values(scores: pd.DataFrame, rows: pd.DataFrame, construct: str,
     series = values.groupby(["dyad", "session"])["value"].mean()
     in_table = series.reindex(pd.MultiIndex.from_frame(rows)).notna().sum()
     info = {"instrument": name, "version": version, "scale": scale,
-            "respondent": source.respondent, "timing": source.timing,
+            "role": source.role, "timing": source.timing,
             "n_responses": int(series.notna().sum()), "n_in_table": int(in_table),
             "chosen": chosen}
     return series, info

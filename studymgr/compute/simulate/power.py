@@ -1,11 +1,12 @@
 """Power and false-positive rate of the study's main tests, by simulation.
 
 Each repetition draws a dyad × session table from the planted model of
-:func:`studymgr.compute.simulate.study.simulate_synchrony_table` (synchrony values, no recordings) and fits the
-models the study would fit, with Satterthwaite t-tests:
+:func:`studymgr.compute.simulate.model.simulate_synchrony_table` (synchrony values, no
+recordings) and fits the models the study would fit, with Satterthwaite t-tests:
 
-- **growth**: :func:`studymgr.compute.models.growth_model`, ``synchrony ~ session + (1 + session | dyad)``
-  on the scanned sessions; the test is the ``session`` slope;
+- **growth**: :func:`studymgr.compute.models.growth_model`,
+  ``synchrony ~ session + (1 + session | dyad)`` on the scanned sessions; the test is the
+  ``session`` slope;
 - **outcome**: :func:`studymgr.compute.models.outcome_model`,
   ``outcome ~ session + synchrony_within + synchrony_between + (1 | dyad)``; the test is
   ``synchrony_within`` (the within-dyad link of synchrony to the outcome).
@@ -20,9 +21,9 @@ false-positive rate differ by the planted effect, not by the draw, and any singl
 be regenerated with ``simulate_synchrony_table(seed=result.reps.seed[...])``. Results do not
 depend on how the repetitions are split across workers.
 
-Repetitions are distributed in chunks on an executor (:mod:`studymgr.runs.executors`): this process,
-a local process pool of ``jobs`` workers, or a Dask cluster — anything with an ordered
-``map(func, items)``.
+Repetitions are distributed in chunks on an executor: this process, a local process pool of
+``jobs`` workers, or any executor of :mod:`studymgr.runs.executors` (e.g. a Dask cluster) —
+anything with an ordered ``map(func, items)``.
 """
 
 from __future__ import annotations
@@ -30,14 +31,22 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from studymgr._docs import fill_doc
+from studymgr.compute.simulate.model import (
+    OUTCOME_SLOPES,
+    Design,
+    Effects,
+    simulate_synchrony_table,
+)
 from studymgr.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -45,7 +54,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "PowerDesign",
     "PowerResult",
-    "plot_power",
     "simulate_power",
 ]
 
@@ -60,10 +68,10 @@ MAX_REPS = 100_000
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
+@fill_doc
+@dataclass(frozen=True, init=False)
 class PowerDesign:
-    """The simulated study design and planted model (units as in
-    :func:`studymgr.compute.simulate.study.simulate_synchrony_table`).
+    """The simulated study design and planted model of a power analysis.
 
     Parameters
     ----------
@@ -77,30 +85,49 @@ class PowerDesign:
         Outcome of the outcome test: ``symptoms``, ``wellbeing`` or ``session_quality``.
     slope : float
         Planted change of that outcome (z units) per unit of coupling.
-    baseline_coupling, coupling_sd_dyad, coupling_sd_growth, coupling_sd_session : float
-        Coupling at session 1 and the SDs of the dyad intercepts, dyad slopes and session
-        residuals of coupling.
-    outcome_sd_dyad, outcome_sd_session : float
-        SDs of the outcome's dyad intercepts and session residuals (z units).
-    synchrony_noise_sd : float
-        Measurement error of synchrony (coupling units).
+    effects : Effects | None
+        The rest of the planted model: the baseline coupling and the SDs of coupling and of the
+        outcomes (default :class:`~studymgr.compute.simulate.model.Effects`'s defaults). Its
+        own growth and outcome slopes are not used: each condition plants ``growth``, and
+        ``slope`` on ``outcome`` (the other outcomes and alliance unrelated to coupling).
+    %(synchrony_noise_sd)s
+    **effect_fields
+        ``baseline_coupling``, ``coupling_sd_dyad``, ``coupling_sd_growth``,
+        ``coupling_sd_session``, ``outcome_sd_dyad``, ``outcome_sd_session``: replace that field
+        of ``effects`` (the keyword arguments of earlier versions).
     """
 
-    n_dyads: int = 8
-    n_sessions: int = 6
-    scanned: tuple[int, ...] | None = None
-    growth: float = 0.02
-    outcome: str = "symptoms"
-    slope: float = -2.0
-    baseline_coupling: float = 0.2
-    coupling_sd_dyad: float = 0.05
-    coupling_sd_growth: float = 0.02
-    coupling_sd_session: float = 0.08
-    outcome_sd_dyad: float = 0.7
-    outcome_sd_session: float = 0.4
-    synchrony_noise_sd: float = 0.05
+    n_dyads: int
+    n_sessions: int
+    scanned: tuple[int, ...] | None
+    growth: float
+    outcome: str
+    slope: float
+    effects: Effects
+    synchrony_noise_sd: float
 
-    def __post_init__(self) -> None:
+    def __init__(self, n_dyads: int = 8, n_sessions: int = 6,
+                 scanned: Sequence[int] | None = None, growth: float = 0.02,
+                 outcome: str = "symptoms", slope: float = -2.0, effects: Effects | None = None,
+                 synchrony_noise_sd: float = 0.05, **effect_fields: float) -> None:
+        # growth and the outcome slopes are planted per condition, not taken from effects
+        background = set(Effects.__dataclass_fields__) - {"growth", *OUTCOME_SLOPES.values()}
+        unknown = [k for k in effect_fields if k not in background]
+        if unknown:
+            raise TypeError(f"PowerDesign() got an unexpected keyword argument {unknown[0]!r}")
+        effects = Effects() if effects is None else effects
+        if not isinstance(effects, Effects):
+            raise InputError(f"effects must be an Effects, got {effects!r}")
+        if effect_fields:
+            effects = replace(effects, **effect_fields)
+        for name, value in (("n_dyads", n_dyads), ("n_sessions", n_sessions),
+                            ("scanned", scanned), ("growth", growth), ("outcome", outcome),
+                            ("slope", slope), ("effects", effects),
+                            ("synchrony_noise_sd", synchrony_noise_sd)):
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def _check(self) -> None:
         if self.outcome not in OUTCOMES:
             raise InputError(f"unknown outcome {self.outcome!r}: choose one of "
                              f"{', '.join(OUTCOMES)}")
@@ -119,28 +146,43 @@ class PowerDesign:
             raise InputError("at least 2 sessions must be scanned: a growth slope needs two "
                              "time points")
 
+    @property
+    def design(self) -> Design:
+        """Dyads, sessions and scanned sessions as a :class:`Design` (checked here)."""
+        return Design(n_dyads=self.n_dyads, n_sessions=self.n_sessions, scanned=self.scanned)
+
+    def effects_for(self, *, growth: float, slope: float) -> Effects:
+        """The planted effects of one condition: ``growth``, ``slope`` on the tested outcome,
+        no link of coupling to the other outcomes or to alliance."""
+        slopes = dict.fromkeys(OUTCOME_SLOPES.values(), 0.0)
+        slopes[OUTCOME_SLOPES[self.outcome]] = float(slope)
+        return replace(self.effects, growth=float(growth), **slopes)
+
+    def simulate(self, *, growth: float, slope: float, seed: int) -> pd.DataFrame:
+        """One repetition of one condition: :func:`simulate_synchrony_table`'s table."""
+        return simulate_synchrony_table(
+            design=self.design, effects=self.effects_for(growth=growth, slope=slope),
+            synchrony_noise_sd=self.synchrony_noise_sd, seed=seed)
+
     def simulation_kwargs(self, *, growth: float, slope: float) -> dict[str, Any]:
-        """Keyword arguments of ``simulate_synchrony_table`` for one condition."""
-        slopes = {f"{o}_slope" if o != "symptoms" else "symptom_slope": 0.0 for o in OUTCOMES}
-        key = "symptom_slope" if self.outcome == "symptoms" else f"{self.outcome}_slope"
-        slopes[key] = float(slope)
+        """Keyword arguments of ``simulate_synchrony_table`` for one condition (flat form)."""
+        effects = self.effects_for(growth=growth, slope=slope).as_dict()
         return {
             "n_dyads": self.n_dyads, "n_sessions": self.n_sessions,
             "scanned": None if self.scanned is None else list(self.scanned),
-            "baseline_coupling": self.baseline_coupling, "growth": float(growth),
-            "coupling_sd_dyad": self.coupling_sd_dyad,
-            "coupling_sd_growth": self.coupling_sd_growth,
-            "coupling_sd_session": self.coupling_sd_session,
-            "outcome_sd_dyad": self.outcome_sd_dyad,
-            "outcome_sd_session": self.outcome_sd_session,
-            "synchrony_noise_sd": self.synchrony_noise_sd, **slopes,
+            **effects, "synchrony_noise_sd": self.synchrony_noise_sd,
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        out = asdict(self)
-        out["scanned"] = None if self.scanned is None else list(self.scanned)
-        return out
+        """JSON-able form: the design fields and the effects' baseline coupling and SDs."""
+        background = {k: v for k, v in self.effects.as_dict().items()
+                      if k == "baseline_coupling" or "_sd_" in k}
+        return {
+            "n_dyads": self.n_dyads, "n_sessions": self.n_sessions,
+            "scanned": None if self.scanned is None else list(self.scanned),
+            "growth": self.growth, "outcome": self.outcome, "slope": self.slope,
+            **background, "synchrony_noise_sd": self.synchrony_noise_sd,
+        }
 
 
 @dataclass
@@ -209,12 +251,9 @@ def _fit_one(test: str, table: pd.DataFrame, outcome: str) -> tuple[str, float, 
 
 def _run_task(task: _Task) -> list[dict[str, Any]]:
     """Simulate and fit every repetition of a task (runs in a worker)."""
-    from studymgr.compute.simulate.study import simulate_synchrony_table
-
-    kwargs = task.design.simulation_kwargs(growth=task.growth, slope=task.slope)
     rows = []
     for rep, seed in zip(task.reps, task.seeds, strict=True):
-        table = simulate_synchrony_table(**kwargs, seed=seed)
+        table = task.design.simulate(growth=task.growth, slope=task.slope, seed=seed)
         for test in task.tests:
             base = {"test": test, "growth": task.growth, "slope": task.slope, "rep": rep,
                     "seed": seed}
@@ -269,6 +308,70 @@ def _rate_row(test: str, growth: float, slope: float, frame: pd.DataFrame, alpha
     }
 
 
+def _growth_values(design: PowerDesign, growth: float | Sequence[float] | None) -> list[float]:
+    """The planted growths asked for, sorted and without repeats."""
+    if growth is None:
+        effects = [design.growth]
+    elif isinstance(growth, int | float | np.integer | np.floating):
+        effects = [float(growth)]
+    else:
+        effects = [float(g) for g in growth]
+    if not effects:
+        raise InputError("give at least one growth value")
+    effects = sorted(set(effects))
+    if any(not math.isfinite(g) or abs(g) > 1 for g in effects):
+        raise InputError(f"growth values must be finite numbers in [-1, 1], got {effects}")
+    return effects
+
+
+def _check_run(reps: object, seed: object, alpha: object, jobs: object,
+               chunk_size: object) -> None:
+    for name, value, lo, hi in (("reps", reps, 1, MAX_REPS), ("jobs", jobs, 1, 1024)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or \
+                not lo <= value <= hi:
+            raise InputError(f"{name} must be a whole number between {lo} and {hi}, "
+                             f"got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative whole number, got {seed!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise InputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
+
+
+@contextmanager
+def _ordered_map(executor: Any, jobs: int, n_tasks: int) -> Iterator[Callable]:
+    """``executor.map``; without an executor this process (one job or task), else a pool of
+    ``jobs`` processes (as ``LocalExecutor`` does: the compute layer does not import runs)."""
+    if executor is not None:
+        yield executor.map
+    elif jobs <= 1 or n_tasks <= 1:
+        yield map
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            yield pool.map
+
+
+def _tasks(design: PowerDesign, conditions: list[tuple[float, float, tuple]], seeds: list[int],
+           chunk_size: int) -> list[_Task]:
+    reps = len(seeds)
+    return [
+        _Task(design=design, growth=g, slope=b, tests=tests,
+              reps=tuple(range(start, min(start + chunk_size, reps))),
+              seeds=tuple(seeds[start:start + chunk_size]))
+        for g, b, tests in conditions for start in range(0, reps, chunk_size)
+    ]
+
+
+def _summary(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """One row per test and condition: the rejection rate and its exact interval."""
+    return pd.DataFrame(
+        [_rate_row(test, g, b, part, alpha)
+         for (test, g, b), part in frame.groupby(["test", "growth", "slope"], sort=True)],
+        columns=SUMMARY_COLUMNS)
+
+
+@fill_doc
 def simulate_power(
     design: PowerDesign | None = None,
     *,
@@ -296,12 +399,8 @@ def simulate_power(
         Seed of the repetitions' seeds (non-negative).
     alpha : float
         Two-sided significance level of each test.
-    jobs : int
-        Worker processes when no ``executor`` is given (1: this process).
-    executor : studymgr.runs.executors.Executor | None
-        Where the repetitions run: any object whose ``map(func, items)`` yields results in the
-        order of ``items`` (e.g. ``get_executor("dask", jobs=4)``); default
-        ``LocalExecutor(jobs)``. It is not closed here.
+    %(jobs)s
+    %(executor_map)s
     chunk_size : int | None
         Repetitions per task (default: about four tasks per worker, at most 50 repetitions).
     progress : callable | None
@@ -317,66 +416,31 @@ def simulate_power(
         A bad design, effect, ``reps``, ``seed``, ``alpha`` or ``jobs``.
     """
     design = design or PowerDesign()
-    if growth is None:
-        effects = [design.growth]
-    elif isinstance(growth, int | float | np.integer | np.floating):
-        effects = [float(growth)]
-    else:
-        effects = [float(g) for g in growth]
-    if not effects:
-        raise InputError("give at least one growth value")
-    effects = sorted(set(effects))
-    if any(not math.isfinite(g) or abs(g) > 1 for g in effects):
-        raise InputError(f"growth values must be finite numbers in [-1, 1], got {effects}")
-    for name, value, lo, hi in (("reps", reps, 1, MAX_REPS), ("jobs", jobs, 1, 1024)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or \
-                not lo <= value <= hi:
-            raise InputError(f"{name} must be a whole number between {lo} and {hi}, "
-                             f"got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed must be a non-negative whole number, got {seed!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise InputError(f"alpha must be between 0 and 1, got {alpha!r}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise InputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
-
+    effects = _growth_values(design, growth)
+    _check_run(reps, seed, alpha, jobs, chunk_size)
     conditions = _conditions(effects, design.slope)
     # validate the design once, in this process, before any worker starts
-    from studymgr.compute.simulate.study import simulate_synchrony_table
-
     for g, b, _ in conditions:
-        simulate_synchrony_table(**design.simulation_kwargs(growth=g, slope=b), seed=0)
+        design.simulate(growth=g, slope=b, seed=0)
 
     seeds = [int(s) for s in np.random.SeedSequence(int(seed)).generate_state(reps)]
-    if executor is None:
-        from studymgr.runs.executors import LocalExecutor
-
-        executor = LocalExecutor(jobs)
+    workers = max(1, int(getattr(executor, "workers", jobs)))
     if chunk_size is None:
-        workers = max(1, int(getattr(executor, "workers", jobs)))
         chunk_size = max(1, min(50, math.ceil(reps * len(conditions) / (4 * workers))))
-    tasks = [
-        _Task(design=design, growth=g, slope=b, tests=tests,
-              reps=tuple(range(start, min(start + chunk_size, reps))),
-              seeds=tuple(seeds[start:start + chunk_size]))
-        for g, b, tests in conditions for start in range(0, reps, chunk_size)
-    ]
+    tasks = _tasks(design, conditions, seeds, chunk_size)
     total = reps * len(conditions)
     logger.info("power: %d conditions x %d repetitions in %d tasks", len(conditions), reps,
                 len(tasks))
     rows: list[dict[str, Any]] = []
     done = 0
-    for task, result in zip(tasks, executor.map(_run_task, tasks), strict=True):
-        rows += result
-        done += len(task.reps)
-        if progress is not None:
-            progress(done, total)
+    with _ordered_map(executor, jobs, len(tasks)) as ordered_map:
+        for task, result in zip(tasks, ordered_map(_run_task, tasks), strict=True):
+            rows += result
+            done += len(task.reps)
+            if progress is not None:
+                progress(done, total)
     frame = pd.DataFrame(rows, columns=REP_COLUMNS).sort_values(
         ["test", "growth", "slope", "rep"], ignore_index=True)
-    summary = pd.DataFrame(
-        [_rate_row(test, g, b, part, alpha)
-         for (test, g, b), part in frame.groupby(["test", "growth", "slope"], sort=True)],
-        columns=SUMMARY_COLUMNS)
     failed = int((frame["status"] != "ok").sum())
     if failed:
         logger.warning("power: %d of %d fits failed and are left out of the rates", failed,
@@ -388,75 +452,4 @@ def simulate_power(
                    "conditions); growth_model / outcome_model, REML, Satterthwaite t-tests, "
                    "two-sided; exact (Clopper-Pearson) 95% intervals of the rates"),
     }
-    return PowerResult(summary=summary, reps=frame, config=config)
-
-
-def plot_power(result: PowerResult, path: str | Path | None = None) -> Any:
-    """Rejection rate against planted growth, one panel per test (matplotlib, Agg).
-
-    Power curves with their 95 % intervals, the false-positive rate at zero effect, and
-    reference lines at ``alpha`` and 0.8.
-
-    Parameters
-    ----------
-    result : PowerResult
-    path : str | pathlib.Path | None
-        Write the figure there (PNG, or any format matplotlib infers from the suffix).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    summary = result.summary
-    alpha = result.config.get("alpha", 0.05)
-    outcome = result.config.get("design", {}).get("outcome", "symptoms").replace("_", " ")
-    fig = Figure(figsize=(9, 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, sharey=True)
-    slope = result.config.get("design", {}).get("slope")
-    panels = [("growth", "Growth: synchrony ~ session"),
-              ("outcome", f"Outcome: {outcome} ~ synchrony within dyad (slope {slope:g})")]
-    values = sorted(set(summary["growth"].astype(float)))
-    span = (values[-1] - values[0]) or max(abs(values[0]), 0.01)
-    for ax, (test, title) in zip(axes, panels, strict=True):
-        part = summary[summary["test"] == test]
-        for shift, (kind, label, marker) in zip(
-                (-0.015, 0.015), (("power", "power", "o"),
-                                  ("false_positive_rate", "false-positive rate", "s")),
-                strict=True):
-            rows = part[part["kind"] == kind].sort_values("growth")
-            if rows.empty:
-                continue
-            # a small sideways shift keeps power and false-positive rate at one growth apart
-            x = rows["growth"].to_numpy(dtype=float) + shift * span
-            err = np.vstack([rows["rate"] - rows["ci_low"], rows["ci_high"] - rows["rate"]])
-            ax.errorbar(x, rows["rate"], yerr=err, marker=marker, capsize=3, label=label,
-                        linestyle="-" if len(rows) > 1 else "none")
-        ax.axhline(alpha, color="grey", linestyle=":", linewidth=1)
-        ax.axhline(0.8, color="grey", linestyle="--", linewidth=1)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("planted growth (coupling per session)")
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.set_xlim(values[0] - 0.15 * span, values[-1] + 0.15 * span)
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=8, loc="best")
-    axes[0].set_ylabel(f"rejection rate (p < {alpha:g})")
-    design = result.config.get("design", {})
-    scanned = design.get("scanned")
-    fig.suptitle(f"{design.get('n_dyads')} dyads x {design.get('n_sessions')} sessions"
-                 f"{'' if scanned is None else ' (scanned ' + ','.join(map(str, scanned)) + ')'}"
-                 f", {result.config.get('reps')} repetitions", fontsize=10)
-    if path is not None:
-        out = Path(path)
-        if not out.parent.is_dir():
-            raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
-        try:
-            fig.savefig(out, dpi=120)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot write the plot to {out}: {exc}") from None
-        logger.info("wrote %s", out)
-    return fig
-
+    return PowerResult(summary=_summary(frame, alpha), reps=frame, config=config)

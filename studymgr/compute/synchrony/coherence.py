@@ -65,6 +65,7 @@ from scipy import fft as sp_fft
 from scipy import special
 from scipy.signal import fftconvolve
 
+from studymgr.compute._checks import positive
 from studymgr.errors import InputError
 
 __all__ = ["CONVENTIONS", "DJ", "FOURIER_FACTOR", "OMEGA0", "Coherence", "band_coherence",
@@ -308,13 +309,7 @@ def _check_sfreq(sfreq: Any) -> float:
                 f"{rates[1]:g} Hz); resample them to one rate and align them first"
             )
         sfreq = rates[0]
-    try:
-        value = float(sfreq)
-    except (TypeError, ValueError):
-        raise InputError(f"sfreq must be a number in Hz, got {sfreq!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"sfreq must be a positive number of Hz, got {sfreq!r}")
-    return value
+    return positive(sfreq, "sfreq", "Hz")
 
 
 def _as_signals(data: Any, name: str) -> np.ndarray:
@@ -856,18 +851,40 @@ def _largest_prime_factor(m: int) -> int:
     return last
 
 
-def _fast_plan(layout: _Layout, rows: np.ndarray, threads: int = 1) -> _FastPlan | str:
-    """Everything the fast path needs that does not depend on the data, or why it cannot run.
+@dataclass(eq=False)
+class _Circle:
+    """The circle on which the cross-products are smoothed (samples).
 
-    Depends only on the recording length, sampling rate, convention and band.
+    The whole m1 circle (the coefficients are m1-periodic), or a shorter one of ``p_units``
+    units of ``m1 / div`` on which the product is tapered to zero; the taper is one from g_max
+    before the first output to g_max after the last, so the end corrections see unmodified
+    products.
     """
-    n, dt, m1 = layout.n, layout.dt, layout.m1
-    ks = _needed_scales(layout, rows)
-    sig = layout.scales / dt
-    if sig[ks].min() < _FAST_MIN_SIGMA:
-        return (f"the band's smallest smoothing width is {sig[ks].min():.1f} samples "
-                f"(< {_FAST_MIN_SIGMA:g})")
-    # window of FFT bins where the Morlet transform exceeds 1e-18 of its peak, each scale
+
+    p_len: float  # length
+    t0: float  # origin
+    q_off: int  # origin, in units of m1 / div before 0
+    p_units: int  # length in units of m1 / div
+    div: int  # the m1 circle is div units
+    tau_t: float  # width of the taper's edges
+    a_edge: float  # the taper rises around a_edge and falls around b_edge
+    b_edge: float
+
+    @property
+    def taper(self) -> bool:
+        return self.p_units < self.div
+
+    def phi(self, t: np.ndarray) -> np.ndarray:
+        """The taper at positions ``t`` (samples)."""
+        return 0.5 * (special.erf((t - self.a_edge) / (math.sqrt(2) * self.tau_t))
+                      - special.erf((t - self.b_edge) / (math.sqrt(2) * self.tau_t)))
+
+
+def _wavelet_windows(layout: _Layout, ks: np.ndarray, sig: np.ndarray
+                     ) -> tuple[dict[int, np.ndarray], dict[int, int], dict[int, float]] | str:
+    """Per scale: the FFT bins where the Morlet transform exceeds 1e-18 of its peak, the
+    demodulation bin, and the bandwidth of the cross-product (rad/sample)."""
+    m1, dt = layout.m1, layout.dt
     beta = math.sqrt(2.0 * math.log(1.0 / _TOL)) + 0.5
     nus, nu_c, omega_q = {}, {}, {}
     bin_per_rad = m1 * dt / (2 * np.pi)
@@ -888,45 +905,38 @@ def _fast_plan(layout: _Layout, rows: np.ndarray, threads: int = 1) -> _FastPlan
         omega_q[k] = min(2 * np.pi * (hi - lo) / m1, _Q_BAND / sig[k])
         if omega_q[k] > np.pi / 2:
             return "the wavelet band is too wide for a decimated grid"
-    # output grids: _R_PER_SIGMA points per sigma; the interpolation kernel reaches
-    # gamma * spacing / _R_TAU either side, so outputs start that far before the valid samples
-    c = layout.first_valid
-    r_spacing = {int(j): sig[j] / _R_PER_SIGMA for j in rows}
-    x_start = {j: c[j] - _GAMMA * r_spacing[j] / _R_TAU - 1 for j in r_spacing}
-    x_min = min(x_start.values())
-    sig_max = float(sig[ks].max())
+    return nus, nu_c, omega_q
+
+
+def _smoothing_circle(layout: _Layout, sig_max: float, x_min: float) -> _Circle:
+    """The shortest smooth-length circle that holds the outputs and their kernels (x_min: the
+    first output position), else the whole m1 circle."""
+    n, m1 = layout.n, layout.m1
     g_max = math.ceil(_GAMMA * sig_max)
-    # smoothing circle: the whole m1 circle (the coefficients are m1-periodic), or a shorter
-    # one on which the product is tapered to zero; the taper is one from g_max before the
-    # first output to g_max after the last, so the end corrections see unmodified products
     div = 64 if m1 % 64 == 0 else 16  # the circle is a whole number of m1 / div
-    p_len, t0, q_off, p_units = float(m1), 0.0, 0, div
     tau_t = sig_max
     z_phi = math.sqrt(2.0) * _ZT
     a_edge = x_min - g_max - 2 - z_phi * tau_t
     b_edge = n - 1 - x_min + g_max + 2 + z_phi * tau_t
+    circle = _Circle(p_len=float(m1), t0=0.0, q_off=0, p_units=div, div=div, tau_t=tau_t,
+                     a_edge=a_edge, b_edge=b_edge)
     unit = m1 // div
     for p in range(div // 2, div):
         if _largest_prime_factor(p) > 7:  # keep the FFT lengths p * a_k smooth
             continue
         q = math.ceil((z_phi * tau_t - a_edge) / unit)
         if (-q + p) * unit >= b_edge + z_phi * tau_t + g_max + 2:
-            p_len, t0, q_off, p_units = float(p * unit), float(-q * unit), q, p
+            circle.p_len, circle.t0, circle.q_off, circle.p_units = (
+                float(p * unit), float(-q * unit), q, p)
             break
-    taper = p_units < div
+    return circle
 
-    def phi(t: np.ndarray) -> np.ndarray:
-        return 0.5 * (special.erf((t - a_edge) / (math.sqrt(2) * tau_t))
-                      - special.erf((t - b_edge) / (math.sqrt(2) * tau_t)))
 
-    # output grid of each band scale (on the smoothing circle) and the common output origin
-    out_grid = {}
-    for j in rows:
-        l_r = sp_fft.next_fast_len(math.ceil(p_len / r_spacing[int(j)]))
-        spacing = p_len / l_r
-        out_grid[int(j)] = (l_r, spacing, _GAMMA * spacing / _R_TAU)
-    x_origin = min(c[j] - out_grid[j][2] - 1 for j in out_grid)
-
+def _edge_plans(layout: _Layout, ks: np.ndarray, rows: np.ndarray, sig: np.ndarray,
+                omega_q: dict[int, float], x_start: dict[int, float], threads: int
+                ) -> dict[int, dict[str, Any] | str]:
+    """The end corrections of every scale (:func:`_edge_plan`), on ``threads`` threads: they
+    are independent per scale and dominate the planning time."""
     # band scales that use each scale through the boxcar
     users: dict[int, list[int]] = {int(k): [] for k in ks}
     for j in rows:
@@ -934,106 +944,159 @@ def _fast_plan(layout: _Layout, rows: np.ndarray, threads: int = 1) -> _FastPlan
             if int(j + d) in users:
                 users[int(j + d)].append(int(j))
 
-    # the end corrections are independent per scale and dominate the planning time
     def edge_for(k: int) -> dict[str, Any] | str:
         return _edge_plan(layout, k, float(sig[k]), omega_q[k], min(x_start[j] for j in users[k]))
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(ks)))) as pool:
-        edges = dict(zip((int(k) for k in ks), pool.map(edge_for, (int(k) for k in ks)),
-                         strict=True))
+        return dict(zip((int(k) for k in ks), pool.map(edge_for, (int(k) for k in ks)),
+                        strict=True))
+
+
+def _scale_plan(layout: _Layout, k: int, sk: float, nu: np.ndarray, nu_c: int, omega_q: float,
+                circle: _Circle, x_origin: float, edge: dict[str, Any] | str
+                ) -> _ScalePlan | str:
+    """Grids, Gaussian and end corrections of scale ``k`` (smoothing width ``sk`` samples)."""
+    m1, div, p_len, t0 = layout.m1, circle.div, circle.p_len, circle.t0
+    s = float(layout.scales[k])
+    # coarse grid: aliases of the (tapered) product must miss the Gaussian's passband; the
+    # taper's spectrum is a Gaussian of width 1 / tau_t, so the two Gaussian decays combine
+    omega_b = omega_q
+    if circle.taper:
+        omega_b = math.sqrt(omega_q ** 2 + 2 * _Q_LOG / circle.tau_t**2)
+    need_l1 = m1 * (omega_b + _GAMMA / sk) / (2 * np.pi) * 1.02 + 2
+    a_k = sp_fft.next_fast_len(max(math.ceil(max(need_l1, len(nu)) / div), 1))
+    l1 = div * a_k
+    if l1 > m1:
+        return "the scale grid would not be coarser than the recording"
+    l_k = circle.p_units * a_k
+    grid_idx = (np.arange(l_k) - circle.q_off * a_k) % l1
+    sqrt_phi = None
+    if circle.taper:
+        t_grid = t0 + np.arange(l_k) * (m1 / l1)
+        sqrt_phi = np.sqrt(np.clip(circle.phi(t_grid), 0.0, None))
+    nu_g = int(math.floor(_GAMMA * p_len / (2 * np.pi * sk)))
+    if nu_g >= l_k // 2:
+        return "the Gaussian passband does not fit the scale grid"
+    om = 2 * np.pi * np.arange(-nu_g, nu_g + 1) / p_len
+    # Gaussian / scale, and the phase that puts output point 0 at x_origin
+    ghat = np.exp(-0.5 * (sk * om) ** 2 + 1j * om * (x_origin - t0)) / s
+    if isinstance(edge, str):
+        return edge
+    edge = {**edge, "v": edge["v"] / s}  # the smoothed quantity is Q / s
+    return _ScalePlan(
+        k=k, s=s, sigma=sk, nu=nu, dwin=_daughter(layout, np.array([s]), nu % m1)[0],
+        nu_c=nu_c, l1=l1, grid_idx=grid_idx, sqrt_phi=sqrt_phi, nu_g=nu_g, ghat=ghat, **edge,
+    )
+
+
+def _band_plan(layout: _Layout, j: int, out_grid: tuple[int, float, float], x_origin: float,
+               circle: _Circle, members: list[tuple[int, float]], scale_plans: list[_ScalePlan],
+               zcol_start: np.ndarray) -> _BandPlan | str:
+    """Output grid, quadrature weights and boxcar-weighted end corrections of band scale ``j``;
+    ``members`` are the (scale plan index, boxcar weight) of the scales it averages."""
+    n = layout.n
+    cj = int(layout.first_valid[j])
+    l_r, spacing, reach_r = out_grid
+    tau_r = _R_TAU / spacing
+    i0 = math.ceil((cj - reach_r - 1 - x_origin) / spacing)
+    x0 = x_origin + i0 * spacing
+    n_sup = math.floor((n - 1 - cj + reach_r + 1 - x0) / spacing) + 1
+    xs = x0 + np.arange(n_sup) * spacing
+    if circle.taper and (x0 < circle.t0 or xs[-1] > circle.t0 + circle.p_len):
+        raise AssertionError("output support outside the smoothing circle")  # pragma: no cover
+    # weights: the interpolation kernel centred on each point, summed over the valid
+    # samples; it sums to ``spacing`` over all integers, so only the points near the ends
+    # differ, by the kernel's sum over the samples beyond the end
+    w_full = np.full(n_sup, spacing)
+    near_l = np.flatnonzero(xs < cj + reach_r + 1)
+    near_r = np.flatnonzero(xs > n - 1 - cj - reach_r - 1)
+    for near, t_lo, t_hi in ((near_l, math.floor(cj - 2 * reach_r) - 2, cj - 1),
+                             (near_r, n - cj, math.ceil(n - 1 - cj + 2 * reach_r) + 2)):
+        t = np.arange(t_lo, t_hi + 1)
+        ker = _sinc_gauss(t[None, :] - xs[near, None], spacing, tau_r)
+        w_full[near] -= ker.sum(axis=1)
+    nu_max = max(scale_plans[p].nu_g for p, _ in members)
+    if nu_max >= l_r // 2:
+        return "the output grid is too coarse for the smoothed spectrum"
+    reach = max(scale_plans[p].reach for p, _ in members)
+    zone = np.flatnonzero((xs <= reach) | (xs >= n - 1 - reach))
+    zcols, blocks = [], []
+    for p, w in members:
+        zcols.append(np.arange(zcol_start[p], zcol_start[p + 1]))
+        blocks.append(w * _edge_basis(scale_plans[p], n, xs[zone]).T)
+    uc, sc, vc = np.linalg.svd(np.concatenate(blocks, axis=0), full_matrices=False)
+    rank = int(np.sum(sc > _RANK_TOL * sc[0])) if sc.size and sc[0] > 0 else 0
+    return _BandPlan(
+        j=j, l_r=l_r, spacing=spacing, n_sup=n_sup,
+        sup=slice(i0, i0 + n_sup) if i0 + n_sup <= l_r else (i0 + np.arange(n_sup)) % l_r,
+        nu_max=nu_max, zone=zone,
+        zcols=np.concatenate(zcols), corr_left=uc[:, :rank] * sc[:rank],
+        corr_right=vc[:rank], w_full=w_full,
+    )
+
+
+def _fast_plan(layout: _Layout, rows: np.ndarray, threads: int = 1) -> _FastPlan | str:
+    """Everything the fast path needs that does not depend on the data, or why it cannot run.
+
+    Depends only on the recording length, sampling rate, convention and band. The steps: the
+    wavelet's window of FFT bins per scale, the smoothing circle, the output grid of each band
+    scale, the end corrections per scale, then the plan of each scale and of each band scale.
+    """
+    n = layout.n
+    ks = _needed_scales(layout, rows)
+    sig = layout.scales / layout.dt
+    if sig[ks].min() < _FAST_MIN_SIGMA:
+        return (f"the band's smallest smoothing width is {sig[ks].min():.1f} samples "
+                f"(< {_FAST_MIN_SIGMA:g})")
+    windows = _wavelet_windows(layout, ks, sig)
+    if isinstance(windows, str):
+        return windows
+    nus, nu_c, omega_q = windows
+    # output grids: _R_PER_SIGMA points per sigma; the interpolation kernel reaches
+    # gamma * spacing / _R_TAU either side, so outputs start that far before the valid samples
+    c = layout.first_valid
+    r_spacing = {int(j): sig[j] / _R_PER_SIGMA for j in rows}
+    x_start = {j: c[j] - _GAMMA * r_spacing[j] / _R_TAU - 1 for j in r_spacing}
+    circle = _smoothing_circle(layout, float(sig[ks].max()), min(x_start.values()))
+    # output grid of each band scale (on the smoothing circle) and the common output origin
+    out_grid = {}
+    for j in rows:
+        l_r = sp_fft.next_fast_len(math.ceil(circle.p_len / r_spacing[int(j)]))
+        spacing = circle.p_len / l_r
+        out_grid[int(j)] = (l_r, spacing, _GAMMA * spacing / _R_TAU)
+    x_origin = min(c[j] - out_grid[j][2] - 1 for j in out_grid)
+    edges = _edge_plans(layout, ks, rows, sig, omega_q, x_start, threads)
 
     scale_plans: list[_ScalePlan] = []
     for k in ks:
         k = int(k)
-        s, sk = float(layout.scales[k]), float(sig[k])
-        nu = nus[k]
-        # coarse grid: aliases of the (tapered) product must miss the Gaussian's passband; the
-        # taper's spectrum is a Gaussian of width 1 / tau_t, so the two Gaussian decays combine
-        omega_b = omega_q[k]
-        if taper:
-            omega_b = math.sqrt(omega_q[k] ** 2 + 2 * _Q_LOG / tau_t**2)
-        need_l1 = m1 * (omega_b + _GAMMA / sk) / (2 * np.pi) * 1.02 + 2
-        a_k = sp_fft.next_fast_len(max(math.ceil(max(need_l1, len(nu)) / div), 1))
-        l1 = div * a_k
-        if l1 > m1:
-            return "the scale grid would not be coarser than the recording"
-        l_k = p_units * a_k
-        grid_idx = (np.arange(l_k) - q_off * a_k) % l1
-        sqrt_phi = None
-        if taper:
-            t_grid = t0 + np.arange(l_k) * (m1 / l1)
-            sqrt_phi = np.sqrt(np.clip(phi(t_grid), 0.0, None))
-        nu_g = int(math.floor(_GAMMA * p_len / (2 * np.pi * sk)))
-        if nu_g >= l_k // 2:
-            return "the Gaussian passband does not fit the scale grid"
-        om = 2 * np.pi * np.arange(-nu_g, nu_g + 1) / p_len
-        # Gaussian / scale, and the phase that puts output point 0 at x_origin
-        ghat = np.exp(-0.5 * (sk * om) ** 2 + 1j * om * (x_origin - t0)) / s
-        edge = edges[k]
-        if isinstance(edge, str):
-            return edge
-        edge["v"] = edge["v"] / s  # the smoothed quantity is Q / s
-        scale_plans.append(_ScalePlan(
-            k=k, s=s, sigma=sk, nu=nu, dwin=_daughter(layout, np.array([s]), nu % m1)[0],
-            nu_c=nu_c[k], l1=l1, grid_idx=grid_idx, sqrt_phi=sqrt_phi, nu_g=nu_g, ghat=ghat,
-            **edge,
-        ))
+        spl = _scale_plan(layout, k, float(sig[k]), nus[k], nu_c[k], omega_q[k], circle,
+                          x_origin, edges[k])
+        if isinstance(spl, str):
+            return spl
+        scale_plans.append(spl)
     pos = {spl.k: i for i, spl in enumerate(scale_plans)}
     zcol_start = np.cumsum([0] + [spl.v.shape[1] for spl in scale_plans])
-    nu_all = max(spl.nu_g for spl in scale_plans)
     box = np.zeros((len(rows), len(scale_plans)))
-
     band_plans: list[_BandPlan] = []
     total = 0
     for jj, j in enumerate(rows):
         j = int(j)
-        cj = int(c[j])
-        l_r, spacing, reach_r = out_grid[j]
-        tau_r = _R_TAU / spacing
-        i0 = math.ceil((cj - reach_r - 1 - x_origin) / spacing)
-        x0 = x_origin + i0 * spacing
-        n_sup = math.floor((n - 1 - cj + reach_r + 1 - x0) / spacing) + 1
-        xs = x0 + np.arange(n_sup) * spacing
-        if taper and (x0 < t0 or xs[-1] > t0 + p_len):  # pragma: no cover - plan invariant
-            raise AssertionError("output support outside the smoothing circle")
-        # weights: the interpolation kernel centred on each point, summed over the valid
-        # samples; it sums to ``spacing`` over all integers, so only the points near the ends
-        # differ, by the kernel's sum over the samples beyond the end
-        w_full = np.full(n_sup, spacing)
-        near_l = np.flatnonzero(xs < cj + reach_r + 1)
-        near_r = np.flatnonzero(xs > n - 1 - cj - reach_r - 1)
-        for near, t_lo, t_hi in ((near_l, math.floor(cj - 2 * reach_r) - 2, cj - 1),
-                                 (near_r, n - cj, math.ceil(n - 1 - cj + 2 * reach_r) + 2)):
-            t = np.arange(t_lo, t_hi + 1)
-            ker = _sinc_gauss(t[None, :] - xs[near, None], spacing, tau_r)
-            w_full[near] -= ker.sum(axis=1)
         members = [(pos[int(j + d)], float(w)) for d, w in
                    zip(layout.box_offsets, layout.box_weights, strict=True) if int(j + d) in pos]
         for p, w in members:
             box[jj, p] = w
-        nu_max = max(scale_plans[p].nu_g for p, _ in members)
-        if nu_max >= l_r // 2:
-            return "the output grid is too coarse for the smoothed spectrum"
-        reach = max(scale_plans[p].reach for p, _ in members)
-        zone = np.flatnonzero((xs <= reach) | (xs >= n - 1 - reach))
-        zcols, blocks = [], []
-        for p, w in members:
-            zcols.append(np.arange(zcol_start[p], zcol_start[p + 1]))
-            blocks.append(w * _edge_basis(scale_plans[p], n, xs[zone]).T)
-        uc, sc, vc = np.linalg.svd(np.concatenate(blocks, axis=0), full_matrices=False)
-        rank = int(np.sum(sc > _RANK_TOL * sc[0])) if sc.size and sc[0] > 0 else 0
-        band_plans.append(_BandPlan(
-            j=j, l_r=l_r, spacing=spacing, n_sup=n_sup,
-            sup=slice(i0, i0 + n_sup) if i0 + n_sup <= l_r else (i0 + np.arange(n_sup)) % l_r,
-            nu_max=nu_max, zone=zone,
-            zcols=np.concatenate(zcols), corr_left=uc[:, :rank] * sc[:rank],
-            corr_right=vc[:rank], w_full=w_full,
-        ))
-        total += n - 2 * cj
+        bpl = _band_plan(layout, j, out_grid[j], x_origin, circle, members, scale_plans,
+                         zcol_start)
+        if isinstance(bpl, str):
+            return bpl
+        band_plans.append(bpl)
+        total += n - 2 * int(c[j])
     for spl in scale_plans:  # only needed to build the band corrections; keep cached plans small
         spl.u_left = spl.u_right = np.zeros((0, spl.v.shape[1]))
-    return _FastPlan(layout=layout, p_len=p_len, t0=t0, scales=scale_plans, bands=band_plans,
-                     box=box, nu_all=nu_all, total=total)
+    return _FastPlan(layout=layout, p_len=circle.p_len, t0=circle.t0, scales=scale_plans,
+                     bands=band_plans, box=box, nu_all=max(spl.nu_g for spl in scale_plans),
+                     total=total)
 
 
 def _edge_plan(

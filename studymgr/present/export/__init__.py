@@ -19,13 +19,17 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from studymgr.errors import InputError
 from studymgr.present.export._files import staged_folder, write_manifest
+from studymgr.present.results import analysis_runs, run_configs, stored_model_config
 from studymgr.present.tables import FORMATS, Table
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -61,20 +65,15 @@ def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
 
 def _distinct_configs(runs: pd.DataFrame) -> list[dict[str, Any]]:
     """The distinct stored configurations of some runs, most used first."""
-    if runs.empty:
-        return []
-    counts = runs.groupby("config_hash").size().sort_values(ascending=False, kind="stable")
-    first = runs.drop_duplicates("config_hash").set_index("config_hash")["config"]
-    return [first[h] for h in counts.index]
+    return [config for config, _ in run_configs(runs)]
 
 
-def study_tables(study: Any) -> tuple[list[Table], list[str]]:
+def study_tables(study: Study) -> tuple[list[Table], list[str]]:
     """The publication tables of a study's stored results, and notes on what is missing.
 
     The model tables come first, then the moments-of-interest tables (event-locked
     synchrony, EEG coupling, frontal alpha asymmetry); all are numbered in that order.
     """
-    from studymgr.present.report.collect import analysis_runs, stored_model_config
     from studymgr.present.tables import moments_tables, publication_tables
     from studymgr.runs.models import analysis_table
 
@@ -93,7 +92,7 @@ def study_tables(study: Any) -> tuple[list[Table], list[str]]:
     return tables, notes + more_notes
 
 
-def export_tables(study: Any, out_dir: str | os.PathLike[str],
+def export_tables(study: Study, out_dir: str | os.PathLike[str],
                   formats: str | Iterable[str] | None = None, *, overwrite: bool = False
                   ) -> pd.DataFrame:
     """Write the publication tables in the chosen formats into a new folder.
@@ -151,7 +150,7 @@ def export_tables(study: Any, out_dir: str | os.PathLike[str],
     return frame
 
 
-def export_data(study: Any, out: str | os.PathLike[str], *, deidentify: bool = False,
+def export_data(study: Study, out: str | os.PathLike[str], *, deidentify: bool = False,
                 seed: int | None = None, overwrite: bool = False) -> pd.DataFrame:
     """Write the tidy long tables as CSV files with a data dictionary into a new folder.
 
@@ -198,7 +197,7 @@ def export_data(study: Any, out: str | os.PathLike[str], *, deidentify: bool = F
     return frame
 
 
-def export_bids(study: Any, out_dir: str | os.PathLike[str], *, overwrite: bool = False,
+def export_bids(study: Study, out_dir: str | os.PathLike[str], *, overwrite: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Write the recordings, events and questionnaires as a BIDS dataset (MNE-BIDS).
 

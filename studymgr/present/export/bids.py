@@ -24,7 +24,7 @@ Layout (BIDS 1.9, fNIRS extension):
   ``sub-*/ses-*/sub-*_ses-*_scans.tsv`` with ``dyad``, ``role`` and ``source_sha256`` (the hash of
   the recording stored in the study);
 - ``phenotype/<instrument>.tsv`` (+ ``.json``): one row per response with ``participant_id``
-  (the respondent), ``session_id``, ``dyad``, ``respondent``, ``timing``, the raw item values
+  (who answered), ``session_id``, ``dyad``, ``role``, ``timing``, the raw item values
   (``item_<id>``), ``missing_codes`` and the scale scores (``score_<scale>``).
 """
 
@@ -38,12 +38,15 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from studymgr.errors import InputError
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +163,7 @@ def _write_json(data: Any, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def write_bids(study: Any, root: Path, progress: Callable[[int, int], None] | None = None
+def write_bids(study: Study, root: Path, progress: Callable[[int, int], None] | None = None
                ) -> pd.DataFrame:
     """Write the study's recordings, events and questionnaires under an empty folder ``root``.
 
@@ -371,7 +374,7 @@ def _sessions_tables(root: Path, scans: pd.DataFrame, subjects: dict[str, str],
         }, path.with_suffix(".json"))
 
 
-def _phenotype(study: Any, root: Path, subjects: dict[str, str]) -> list[dict[str, Any]]:
+def _phenotype(study: Study, root: Path, subjects: dict[str, str]) -> list[dict[str, Any]]:
     items = study.items()
     scores = study.scores()
     if items.empty:
@@ -380,7 +383,7 @@ def _phenotype(study: Any, root: Path, subjects: dict[str, str]) -> list[dict[st
     folder.mkdir()
     dyads = study.dyads().set_index("dyad")
     rows = []
-    keys = ["dyad", "session", "respondent", "timing"]
+    keys = ["dyad", "session", "role", "timing"]
     for (name, version), part in items.groupby(["instrument", "version"], sort=True):
         several = items.loc[items["instrument"] == name, "version"].nunique() > 1
         tool = f"{name}-{version}" if several else str(name)
@@ -399,7 +402,7 @@ def _phenotype(study: Any, root: Path, subjects: dict[str, str]) -> list[dict[st
         table = wide.join(missing.rename("missing_codes"), how="left").join(score_wide,
                                                                             how="left")
         table = table.reset_index()
-        person = [dyads.loc[d, r] for d, r in zip(table["dyad"], table["respondent"],
+        person = [dyads.loc[d, r] for d, r in zip(table["dyad"], table["role"],
                                                   strict=True)]
         table.insert(0, "participant_id", [f"sub-{subjects[p]}" for p in person])
         table.insert(1, "session_id", [f"ses-{int(n)}" for n in table["session"]])
@@ -412,7 +415,7 @@ def _phenotype(study: Any, root: Path, subjects: dict[str, str]) -> list[dict[st
                                                        "included)"},
             "session_id": {"Description": "Session of the dyad the questionnaire belongs to"},
             "dyad": {"Description": "Dyad of the session"},
-            "respondent": {"Description": "Who answered", "Levels": {
+            "role": {"Description": "Who answered", "Levels": {
                 "therapist": "the therapist", "patient": "the patient"}},
             "timing": {"Description": "When", "Levels": {"pre": "before the session",
                                                           "post": "after the session"}},
@@ -439,7 +442,7 @@ numbers are the dyad's session numbers (ses-<n>). A therapist who treats several
 session n with each of them: the acq-<dyad> entity names the dyad in those file names, and the
 scans.tsv of each session lists the dyad and role of every recording. participants.tsv gives each
 person's role and dyad(s); phenotype/ holds the questionnaires (one row per response; the
-participant is the respondent).
+participant is the one who answered).
 
 The SNIRF files are the recordings as stored in the study, rewritten without identifying header
 fields (names, birth date, age, sex); EEG recordings are written as BrainVision (no personal

@@ -26,10 +26,13 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ _DESCRIPTIONS: dict[tuple[str | None, str], tuple[str, str]] = {
     (None, "scanned"): ("", "fNIRS recordings planned for the session (true/false)"),
     (None, "attended"): ("", "The session took place (true/false)"),
     (None, "locked"): ("", "The session's data are locked read-only (true/false)"),
-    (None, "respondent"): ("", "Who answered: therapist or patient"),
+    ("scores", "role"): ("", "Who answered: therapist or patient"),
+    ("items", "role"): ("", "Who answered: therapist or patient"),
     (None, "timing"): ("", "When relative to the session: pre or post"),
     (None, "instrument"): ("", "Questionnaire (instrument) name"),
     (None, "version"): ("", "Instrument version"),
@@ -231,7 +235,7 @@ _TABLE_DESCRIPTIONS = {
 _ROI_COLUMN = re.compile(r"synchrony(_pseudo)?\.([^.]+)\.([^.]+)")
 
 
-def collect_tables(study: Any) -> dict[str, pd.DataFrame]:
+def collect_tables(study: Study) -> dict[str, pd.DataFrame]:
     """The study's tidy long tables, read through its public methods.
 
     Returns
@@ -241,7 +245,7 @@ def collect_tables(study: Any) -> dict[str, pd.DataFrame]:
         analysis_table, model_terms, model_fits, eventlocked, eeg_coupling, eeg_asymmetry``
         (empty frames, with their columns, where nothing is stored).
     """
-    from studymgr.present.report.collect import stored_model_config
+    from studymgr.present.results import stored_model_config
     from studymgr.runs.models import analysis_table
 
     scans = study.scans()
@@ -255,9 +259,9 @@ def collect_tables(study: Any) -> dict[str, pd.DataFrame]:
     responses = study.responses()
     scores = study.scores()
     if len(responses):
-        scores = scores.merge(responses[["dyad", "session", "respondent", "timing",
+        scores = scores.merge(responses[["dyad", "session", "role", "timing",
                                          "instrument", "version", "status", "source"]],
-                              on=["dyad", "session", "respondent", "timing", "instrument",
+                              on=["dyad", "session", "role", "timing", "instrument",
                                   "version"], how="left")
     return {
         "dyads": study.dyads(),

@@ -10,9 +10,11 @@ timelines, event-locked synchrony, EEG coupling and frontal alpha asymmetry), mo
 section generated from the stored configurations, and provenance (versions, hashes,
 configurations).
 
-Modules: :mod:`~studymgr.present.report.collect` (read the study, refit), :mod:`~.sections` (content),
-:mod:`~.figures` (pure matplotlib), :mod:`~.diagnostics` (BLUPs, residuals, mean trajectory),
-:mod:`~.methods` (methods text), :mod:`~.html` and :mod:`~.pdf` (rendering).
+Modules: :mod:`~studymgr.present.report.collect` (read the study, refit), :mod:`~.sections`
+(content), :mod:`~.diagnostics` (BLUPs, residuals, mean trajectory), :mod:`~.methods` (methods
+text), :mod:`~.html` and :mod:`~.pdf` (rendering), :mod:`~.options` (defaults). Shared with the
+exports, one level down: :mod:`studymgr.present.figures` (pure matplotlib),
+:mod:`studymgr.present.tables` and :mod:`studymgr.present.results` (stored runs and settings).
 """
 
 from __future__ import annotations
@@ -21,37 +23,23 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from studymgr.errors import InputError
+from studymgr.present.report.options import MAX_TIMELINES, REPORT_FORMATS, check_max_timelines
+
+if TYPE_CHECKING:
+    from studymgr.present.report.document import Document
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
-
-REPORT_FORMATS = ("html", "pdf")
-#: Moments timelines drawn by default (each reloads a session's two recordings).
-MAX_TIMELINES = 4
 
 __all__ = ["MAX_TIMELINES", "REPORT_FORMATS", "build_document", "check_max_timelines",
            "write_report"]
 
 
-def check_max_timelines(value: Any) -> int | None:
-    """``max_timelines`` as the report takes it: a whole number >= 0, or None for all.
-
-    Raises
-    ------
-    InputError
-        Anything else (a negative or fractional number, text).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"the number of timelines must be a whole number >= 0 (or all), got "
-                         f"{value!r}")
-    return int(value)
-
-
-def build_document(study: Any, *, max_timelines: int | None = MAX_TIMELINES) -> Any:
+def build_document(study: Study, *,
+                   max_timelines: int | None = MAX_TIMELINES) -> Document:
     """The report's content (a :class:`~studymgr.present.report.document.Document`) for a study.
 
     Parameters
@@ -78,7 +66,7 @@ def build_document(study: Any, *, max_timelines: int | None = MAX_TIMELINES) -> 
                     sections=sections)
 
 
-def write_report(study: Any, out: str | os.PathLike[str], fmt: str | None = None, *,
+def write_report(study: Study, out: str | os.PathLike[str], fmt: str | None = None, *,
                  max_timelines: int | None = MAX_TIMELINES) -> Path:
     """Write the study report.
 

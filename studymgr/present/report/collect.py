@@ -1,16 +1,17 @@
 """Everything the report shows, read from the study once (through its public methods).
 
-One exception: the stored analysis runs' configurations and package versions have no public
-reader yet, so :func:`analysis_runs` reads ``analysis_runs`` with a single SELECT (read only).
+The stored runs and the models run's settings come from :mod:`studymgr.present.results`
+(:func:`~studymgr.present.results.analysis_runs`,
+:func:`~studymgr.present.results.stored_model_config`), which the exports read too.
 
 Moments of interest (:func:`gather_moments`) are read only when the study has rater or
 consensus events. Their timelines recompute the coherence time course from the recordings
 (:func:`studymgr.runs.eventlocked.session_timecourse`, seconds per session), so at most
 ``max_timelines`` sessions are drawn.
 
-:func:`gather` also refits the main models from the analysis table with :mod:`studymgr.compute.models`
-(for residuals, random effects and the confidence band of the mean trajectory) and compares the
-refitted numbers with the stored ones.
+:func:`gather` also refits the main models from the analysis table with
+:mod:`studymgr.compute.models` (for residuals, random effects and the confidence band of the mean
+trajectory) and compares the refitted numbers with the stored ones.
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from studymgr.errors import StudyError
-from studymgr.present.report import MAX_TIMELINES
+from studymgr.ids import OUTCOMES
+from studymgr.present.report.options import MAX_TIMELINES
+from studymgr.present.results import analysis_runs, stored_model_config
+
+if TYPE_CHECKING:
+    from studymgr.compute.models.table import AnalysisTable
+    from studymgr.runs.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +42,6 @@ MOMENT_SOURCES = ("rater", "consensus")
 DEFAULT_TOLERANCE_S = 30.0
 AGREEMENT_COLUMNS = ["dyad", "session", "label", "raters", "marks", "consensus", "recomputed",
                      "kappa", "observed_agreement", "tolerance_s", "bin_s", "settings"]
-OUTCOMES = ("symptoms", "wellbeing", "session_quality")
 # Relative tolerance of the refit check: the refit runs the same deterministic code on the
 # same table, so any difference beyond rounding means the data or the software changed.
 REFIT_RTOL = 1e-6
@@ -169,46 +175,18 @@ class ReportData:
     run: dict[str, Any] | None
     results: dict[str, pd.DataFrame]
     audit_problems: list[str] = field(default_factory=list)
-    table: Any = None
+    table: AnalysisTable | None = None
     table_note: str | None = None
     refit: Refit = field(default_factory=Refit)
     moments: MomentsData | None = None
 
 
-def stored_model_config(study: Any) -> Any:
-    """The :class:`~studymgr.compute.models.table.ModelConfig` of the stored models run (None when no
-    run is stored)."""
-    from studymgr.compute.models.table import ModelConfig
-
-    run = study.model_run()
-    if run is None:
-        return None
-    allowed = {f.name for f in fields(ModelConfig)}
-    return ModelConfig.from_dict({k: v for k, v in run["config"].items() if k in allowed})
-
-
-def analysis_runs(study: Any, kind: str) -> pd.DataFrame:
-    """Stored runs of one kind (``synchrony``, ``eventlocked``, ``eeg``), one per session:
-    ``dyad, session, config_hash, config`` (dict), ``versions`` (dict), ``finished_at``,
-    ``message``."""
-    rows = list(study.db.query(
-        "SELECT d.code AS dyad, s.number AS session, a.config_hash, a.config, a.versions, "
-        "a.finished_at, a.message FROM analysis_runs a JOIN sessions s ON s.id = a.session_id "
-        "JOIN dyads d ON d.id = s.dyad_id WHERE a.kind = ? AND a.status = 'done' "
-        "ORDER BY d.code, s.number", (kind,)))
-    for r in rows:
-        r["config"] = json.loads(r["config"])
-        r["versions"] = json.loads(r["versions"])
-    return pd.DataFrame(rows, columns=["dyad", "session", "config_hash", "config", "versions",
-                                       "finished_at", "message"])
-
-
-def synchrony_runs(study: Any) -> pd.DataFrame:
+def synchrony_runs(study: Study) -> pd.DataFrame:
     """Stored synchrony runs, one per session (see :func:`analysis_runs`)."""
     return analysis_runs(study, "synchrony")
 
 
-def channel_quality(study: Any, scans: pd.DataFrame) -> pd.DataFrame:
+def channel_quality(study: Study, scans: pd.DataFrame) -> pd.DataFrame:
     """Per-channel quality of every recording: ``dyad, session, role, channel, sci, usable``."""
     frames = []
     for s in scans.loc[scans["modality"] == "nirs"].itertuples(index=False):
@@ -223,7 +201,7 @@ def channel_quality(study: Any, scans: pd.DataFrame) -> pd.DataFrame:
     return out[["dyad", "session", "role", "channel", "sci", "usable"]]
 
 
-def gather(study: Any, *, max_timelines: int | None = MAX_TIMELINES) -> ReportData:
+def gather(study: Study, *, max_timelines: int | None = MAX_TIMELINES) -> ReportData:
     """Read everything the report needs and refit the main models.
 
     Parameters
@@ -268,7 +246,7 @@ def gather(study: Any, *, max_timelines: int | None = MAX_TIMELINES) -> ReportDa
     return data
 
 
-def refit_models(table: Any, run: dict[str, Any] | None,
+def refit_models(table: AnalysisTable, run: dict[str, Any] | None,
                  results: dict[str, pd.DataFrame]) -> Refit:
     """Refit growth, ``outcome:<o>`` and ``alliance:<o>`` from the analysis table and compare
     their fixed effects with the stored ones.
@@ -333,7 +311,7 @@ def refit_models(table: Any, run: dict[str, Any] | None,
 # --------------------------------------------------------------------------------------------
 
 
-def stored_agreement_settings(study: Any) -> dict[tuple[str, int], dict[str, Any]]:
+def stored_agreement_settings(study: Study) -> dict[tuple[str, int], dict[str, Any]]:
     """The settings each session's stored consensus was made with, from the audit trail.
 
     ``Study.rater_agreement`` logs action ``agreement`` on entity ``events`` (key
@@ -361,7 +339,7 @@ def stored_agreement_settings(study: Any) -> dict[tuple[str, int], dict[str, Any
     return out
 
 
-def agreement_rows(study: Any, events: pd.DataFrame,
+def agreement_rows(study: Study, events: pd.DataFrame,
                    stored: dict[tuple[str, int], dict[str, Any]]
                    ) -> tuple[pd.DataFrame, list[str]]:
     """Marks, stored consensus moments and Fleiss' kappa per session and label.
@@ -439,7 +417,7 @@ def timeline_order(eventlocked: pd.DataFrame, events: pd.DataFrame,
     return sorted(items, key=lambda t: (-t[2], t[0], t[1]))
 
 
-def _timeline(study: Any, dyad: str, number: int, events: pd.DataFrame, runs: pd.DataFrame,
+def _timeline(study: Study, dyad: str, number: int, events: pd.DataFrame, runs: pd.DataFrame,
               chromophore: str) -> Timeline:
     from studymgr.runs.eventlocked import eventlocked_config, session_timecourse
 
@@ -468,7 +446,7 @@ def _timeline(study: Any, dyad: str, number: int, events: pd.DataFrame, runs: pd
                     timecourse=timecourse, note=note, window=tuple(window))
 
 
-def gather_moments(study: Any, chromophore: str = "hbo",
+def gather_moments(study: Study, chromophore: str = "hbo",
                    max_timelines: int | None = MAX_TIMELINES) -> MomentsData | None:
     """Everything the moments section shows (None when the study has no rater or consensus
     events).

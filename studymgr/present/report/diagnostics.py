@@ -6,8 +6,8 @@
 - :func:`mean_trajectory`: the model-implied mean ``b0 + b1 * time`` with pointwise confidence
   limits (Satterthwaite t, via :meth:`ModelResult.contrast`);
 - :func:`model_data`: the rows and design columns a stored model of the analysis table was
-  fitted on (growth and same-session outcome models), rebuilt as :mod:`studymgr.compute.models` builds
-  them.
+  fitted on (growth and same-session outcome models), rebuilt as
+  :mod:`studymgr.compute.models` builds them.
 
 Formulas (Henderson; lme4's ``ranef(condVar = TRUE)``): for group ``i`` with design ``X_i``,
 ``Z_i``, ``V_i = Z_i G Z_i' + sigma^2 I``, the BLUP is ``b_i = G Z_i' V_i^-1 (y_i - X_i beta)``

@@ -1,7 +1,8 @@
 """The report as a list of sections made of blocks, rendered to HTML or PDF.
 
 Building the content (:mod:`studymgr.present.report.sections`) is kept apart from rendering it
-(:mod:`studymgr.present.report.html`, :mod:`studymgr.present.report.pdf`), so both formats say the same.
+(:mod:`studymgr.present.report.html`, :mod:`studymgr.present.report.pdf`), so both formats say
+the same.
 Text may use the markup of :mod:`studymgr.present.tables` (``*italic*``, ``^{sup}``, ``_{sub}``).
 """
 

@@ -176,7 +176,7 @@ def models_text(run: Mapping[str, Any] | None, fits: pd.DataFrame) -> str:
         if src:
             measured.append(f"{construct.replace('_', ' ')} by the {src['instrument']} "
                             f"(version {src['version']}, {src['scale']} scale; "
-                            f"{src['respondent']}-rated, {src['timing']} session)")
+                            f"{src['role']}-rated, {src['timing']} session)")
     if measured:
         parts.append("Questionnaire measures were " + "; ".join(measured) + ".")
     ok = fits.loc[fits["status"] == "ok"] if len(fits) else fits

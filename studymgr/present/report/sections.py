@@ -35,6 +35,7 @@ from studymgr.present.report.document import (
     Para,
     Section,
 )
+from studymgr.present.results import run_configs
 
 logger = logging.getLogger(__name__)
 
@@ -297,18 +298,18 @@ def glance(data: ReportData, section: Section) -> None:
         r = data.responses
         held_by_kind = status.loc[status["attended"].fillna(False).astype(bool)]
         n_held = len(held_by_kind)
-        cover = (r.groupby(["instrument", "version", "respondent", "timing"]).size()
+        cover = (r.groupby(["instrument", "version", "role", "timing"]).size()
                  .rename("responses").reset_index())
         cover["sessions held"] = n_held
         cover["coverage"] = [f"{100 * n / n_held:.0f}%" if n_held else "" for n in
                              cover["responses"]]
-        section.add(DataTable(cover, "Questionnaires entered per instrument, respondent and "
+        section.add(DataTable(cover, "Questionnaires entered per instrument, role and "
                                      "timing, against the sessions held."))
         missing = status.loc[status["questionnaires_missing"].astype(str) != "",
                              ["dyad", "session", "questionnaires_missing"]]
         if len(missing):
             section.add(DataTable(missing.rename(columns={
-                "questionnaires_missing": "missing (instrument/respondent/timing)"}),
+                "questionnaires_missing": "missing (instrument/role/timing)"}),
                 "Held sessions with questionnaires missing."))
     else:
         section.add(Para("No questionnaires entered yet ('studymgr scores enter' or "
@@ -401,9 +402,10 @@ def synchrony(data: ReportData, section: Section) -> None:
         band = mean_trajectory(growth, grid)
         caption += ("Black line and grey band: the mean trajectory implied by the growth model "
                     f"({growth.formula}) with its pointwise 95% confidence band (Satterthwaite "
-                    "t), from the model refitted on the analysis table with studymgr.compute.models "
-                    "(the fixed effects and their covariance are not stored; the refit's "
-                    "numbers are checked against the stored ones under Model diagnostics). ")
+                    "t), from the model refitted on the analysis table with "
+                    "studymgr.compute.models (the fixed effects and their covariance are not "
+                    "stored; the refit's numbers are checked against the stored ones under Model "
+                    "diagnostics). ")
     elif "growth" in data.refit.failed:
         section.add(Para(f"The growth model could not be fitted: "
                          f"{data.refit.failed['growth']}", "warning"))
@@ -605,7 +607,7 @@ def _sessions_text(keys: Any) -> str:
 
 def _label_order(labels: list[str], m: MomentsData) -> list[str]:
     """MOI and MONI first (the reference design), then the others as configured or sorted."""
-    configured = [lab for cfg, _ in _configs(m.runs) for lab in cfg.get("labels", [])]
+    configured = [lab for cfg, _ in run_configs(m.runs) for lab in cfg.get("labels", [])]
     found = list(dict.fromkeys(str(lab) for lab in labels))
     first = [lab for lab in dict.fromkeys(["MOI", "MONI", *configured]) if lab in found]
     return first + sorted(lab for lab in found if lab not in first)
@@ -761,7 +763,7 @@ def _timelines_part(m: MomentsData, section: Section) -> None:
                  "reloads and preprocesses the session's recordings, seconds per session).")
     section.add(Para(text))
     chroma = _CHROMA.get(m.chromophore, m.chromophore)
-    from studymgr.runs.eventlocked import moments_figure
+    from studymgr.present.figures import moments_figure
 
     for t in m.timelines:
         w0, w1 = t.window
@@ -794,11 +796,11 @@ def _eventlocked_part(data: ReportData, m: MomentsData, section: Section,
                              "missing"))
         elif with_consensus:
             section.add(Para("*Event-locked synchrony.* Consensus moments are stored but no "
-                             "event-locked synchrony yet: run 'studymgr moments compute' (it "
-                             "needs both fNIRS recordings of a session).", "missing"))
+                             "event-locked synchrony yet: run 'studymgr eventlocked compute' "
+                             "(it needs both fNIRS recordings of a session).", "missing"))
         else:
             section.add(Para("*Event-locked synchrony.* It needs consensus moments first (see "
-                             "above), then 'studymgr moments compute'.", "missing"))
+                             "above), then 'studymgr eventlocked compute'.", "missing"))
         return
     section.add(Para("*Event-locked synchrony.* Coherence around each consensus moment against "
                      "the rest of the session and against randomly placed windows (seeded "
@@ -806,11 +808,11 @@ def _eventlocked_part(data: ReportData, m: MomentsData, section: Section,
     missing = sorted(with_consensus - computed)
     if missing:
         section.add(Para(f"Consensus moments without event-locked results: "
-                         f"{_sessions_text(missing)}: run 'studymgr moments compute' (it needs "
-                         "both fNIRS recordings of a session).", "missing"))
+                         f"{_sessions_text(missing)}: run 'studymgr eventlocked compute' (it "
+                         "needs both fNIRS recordings of a session).", "missing"))
     _timelines_part(m, section)
     labels = _label_order([c for c in results["condition"] if c != "rest"], m)
-    configs = [cfg for cfg, _ in _configs(m.runs)]
+    configs = [cfg for cfg, _ in run_configs(m.runs)]
     section.add(ApaTable(tab.eventlocked_apa_table(results, labels=labels,
                                                    chromophores=[m.chromophore],
                                                    configs=configs)))
@@ -828,7 +830,7 @@ def _eeg_part(data: ReportData, m: MomentsData, section: Section) -> None:
             section.add(Para("*EEG.* EEG recordings are imported but no EEG results are "
                              "stored: run 'studymgr eeg compute'.", "missing"))
         return
-    configs = [cfg for cfg, _ in _configs(m.eeg_runs)]
+    configs = [cfg for cfg, _ in run_configs(m.eeg_runs)]
     conditions = set(eeg["condition"]) | set(asym["condition"])
     labels = _label_order([c for c in conditions if c not in ("session", "rest")], m)
     section.add(Para("*EEG.* Inter-brain coupling (phase-locking value and amplitude envelope "
@@ -988,18 +990,8 @@ def diagnostics(data: ReportData, section: Section) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _configs(runs: pd.DataFrame) -> list[tuple[dict[str, Any], int]]:
-    """Each distinct stored configuration of some runs and how many sessions used it, most
-    used first."""
-    if runs.empty:
-        return []
-    counts = runs.groupby("config_hash").size().sort_values(ascending=False, kind="stable")
-    first = runs.drop_duplicates("config_hash").set_index("config_hash")["config"]
-    return [(first[h], int(n)) for h, n in counts.items()]
-
-
 def _sync_configs(data: ReportData) -> list[tuple[dict[str, Any], int]]:
-    return _configs(data.sync_runs)
+    return run_configs(data.sync_runs)
 
 
 def _moments_methods(data: ReportData) -> str | None:
@@ -1009,7 +1001,7 @@ def _moments_methods(data: ReportData) -> str | None:
     if m is None:
         return None
     marked = bool((m.events["source"] == "rater").any())
-    return moments_text(m.agreement_configs, _configs(m.runs), _configs(m.eeg_runs),
+    return moments_text(m.agreement_configs, run_configs(m.runs), run_configs(m.eeg_runs),
                         _label_order(list(m.events["label"]), m), marked=marked)
 
 
@@ -1078,7 +1070,7 @@ def provenance(data: ReportData, section: Section) -> None:
                          f"Synchrony configuration used for {n} session(s)"))
     if data.moments is not None:
         for what, runs in (("Event-locked", data.moments.runs), ("EEG", data.moments.eeg_runs)):
-            for cfg, n in _configs(runs):
+            for cfg, n in run_configs(runs):
                 section.add(Code(json.dumps(cfg, indent=2, sort_keys=True),
                                  f"{what} configuration used for {n} session(s)"))
     if len(data.scans):

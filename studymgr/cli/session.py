@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from studymgr.cli import _options as opt
 from studymgr.cli._common import Context, emit, output_options, pass_ctx
 from studymgr.ids import SESSION_KINDS
 
@@ -13,15 +14,34 @@ def session() -> None:
     """Add, list, change and lock sessions."""
 
 
+# 'add' shows defaults; 'set' changes only what is given (default None).
+_date = click.option("--date", default=None, metavar="YYYY-MM-DD", help="Date of the session.")
+
+
+def _kind(default: str | None):
+    return click.option("--kind", type=click.Choice(SESSION_KINDS), default=default,
+                        show_default=default is not None, help="Therapy or interview.")
+
+
+def _scanned(default: bool | None):
+    return click.option("--scanned/--not-scanned", default=default,
+                        show_default=default is not None,
+                        help="Whether fNIRS recordings are planned for this session.")
+
+
+def _attended(default: bool | None):
+    return click.option("--attended/--missed", default=default,
+                        show_default=default is not None,
+                        help="Whether the session took place.")
+
+
 @session.command("add")
 @click.argument("dyad")
 @click.argument("number", metavar="N")
-@click.option("--date", default=None, metavar="YYYY-MM-DD", help="Date of the session.")
-@click.option("--kind", type=click.Choice(SESSION_KINDS), default="therapy", show_default=True)
-@click.option("--scanned/--not-scanned", default=True, show_default=True,
-              help="Whether fNIRS recordings are planned for this session.")
-@click.option("--attended/--missed", default=True, show_default=True,
-              help="Whether the session took place.")
+@_date
+@_kind("therapy")
+@_scanned(True)
+@_attended(True)
 @pass_ctx
 def session_add(obj: Context, dyad: str, number: str, date: str | None, kind: str,
                 scanned: bool, attended: bool) -> None:
@@ -57,11 +77,11 @@ def session_list(obj: Context, dyad: str | None, fmt: str) -> None:
 @session.command("set")
 @click.argument("dyad")
 @click.argument("number", metavar="N")
-@click.option("--date", default=None, metavar="YYYY-MM-DD")
-@click.option("--kind", type=click.Choice(SESSION_KINDS), default=None)
-@click.option("--scanned/--not-scanned", default=None)
-@click.option("--attended/--missed", default=None)
-@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@_date
+@_kind(None)
+@_scanned(None)
+@_attended(None)
+@opt.reason()
 @pass_ctx
 def session_set(obj: Context, dyad: str, number: str, date: str | None, kind: str | None,
                 scanned: bool | None, attended: bool | None, reason: str | None) -> None:
@@ -82,7 +102,7 @@ def session_set(obj: Context, dyad: str, number: str, date: str | None, kind: st
 @session.command("lock")
 @click.argument("dyad")
 @click.argument("number", metavar="N")
-@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@opt.reason()
 @pass_ctx
 def session_lock(obj: Context, dyad: str, number: str, reason: str | None) -> None:
     """Lock a session: its questionnaires, scans and events become read-only.
@@ -99,7 +119,7 @@ def session_lock(obj: Context, dyad: str, number: str, reason: str | None) -> No
 @session.command("unlock")
 @click.argument("dyad")
 @click.argument("number", metavar="N")
-@click.option("--reason", required=True, help="Why (required; kept in the audit trail).")
+@opt.reason(required=True)
 @pass_ctx
 def session_unlock(obj: Context, dyad: str, number: str, reason: str) -> None:
     """Unlock a locked session (the reason is kept in the audit trail).
