@@ -3,7 +3,7 @@ agreement with its consensus moments stored as events.
 
 The CSV is read by :func:`studymgr.io.recordings.read_events_csv`, agreement is computed by
 :func:`studymgr.compute.events.agreement.rater_agreement`, and the rows are written by the store
-(:mod:`studymgr.store.recordings`, :mod:`studymgr.store.moments`), each file or consensus in one
+(:mod:`studymgr.store.recordings`, :mod:`studymgr.store.eventlocked`), each file or consensus in one
 transaction with its audit row.
 """
 

@@ -37,7 +37,7 @@ from studymgr.store import audit, database
 from studymgr.store.analyses import AnalysesMixin
 from studymgr.store.maintenance import MaintenanceMixin
 from studymgr.store.modelruns import ModelRunsMixin
-from studymgr.store.moments import MomentsMixin
+from studymgr.store.eventlocked import EventLockedMixin
 from studymgr.store.recordings import RecordingsMixin
 from studymgr.store.responses import ResponsesMixin
 
@@ -62,7 +62,7 @@ def default_data_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "_data")
 
 
-class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, MomentsMixin,
+class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, EventLockedMixin,
             MaintenanceMixin):
     """An open study database: data in, data out.
 

@@ -1,5 +1,6 @@
-"""Moments of interest in the store: rater marks and consensus events, event-locked synchrony and
-EEG results (SQL only; rater agreement itself is :mod:`studymgr.runs.events`).
+"""Event-locked results in the store: consensus events, event-locked synchrony and EEG results
+(SQL only; rater agreement itself is :mod:`studymgr.runs.events`, rater marks are
+:mod:`studymgr.store.recordings`).
 
 No schema change was needed (schema v2):
 
@@ -33,7 +34,7 @@ EVENTLOCKED = "eventlocked"
 EEG = "eeg"
 
 
-class MomentsMixin:
+class EventLockedMixin:
     """Store methods for rater marks, consensus events, event-locked synchrony and EEG results."""
 
     status_legend = ("EEG: eT, eP, eTP = the therapist's, the patient's or both EEG recordings "
