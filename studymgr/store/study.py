@@ -35,9 +35,9 @@ from studymgr.ids import (
 )
 from studymgr.store import audit, database
 from studymgr.store.analyses import AnalysesMixin
+from studymgr.store.eventlocked import EventLockedMixin
 from studymgr.store.maintenance import MaintenanceMixin
 from studymgr.store.modelruns import ModelRunsMixin
-from studymgr.store.eventlocked import EventLockedMixin
 from studymgr.store.recordings import RecordingsMixin
 from studymgr.store.responses import ResponsesMixin
 
