@@ -50,6 +50,7 @@ from studymgr.compute.events.agreement import (
     outside_windows,
     window_means,
 )
+from studymgr.compute.events.eventlocked import EVENT_SOURCES
 from studymgr.errors import InputError
 from studymgr.provenance import config_hash
 
@@ -74,7 +75,6 @@ __all__ = [
 
 MEASURES = ("plv", "aec")
 REFERENCES = ("as-recorded", "average")
-EVENT_SOURCES = ("consensus", "rater", "any")
 ALIGNMENTS = ("meas_date", "start")
 _BAND_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 RESULT_COLUMNS = ["measure", "level", "therapist_unit", "patient_unit", "condition", "value",

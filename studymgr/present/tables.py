@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from studymgr.compute.events.eventlocked import REST
 from studymgr.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -933,7 +934,6 @@ def publication_tables(results: Mapping[str, pd.DataFrame], analysis: pd.DataFra
 # --------------------------------------------------------------------------------------------
 
 CHROMOPHORE_LABELS = {"hbo": "HbO", "hbr": "HbR"}
-REST = "rest"
 
 
 def condition_order(conditions: Sequence[str], labels: Sequence[str] | None = None) -> list[str]:

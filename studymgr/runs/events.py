@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from studymgr._docs import fill_doc
+from studymgr.compute.events.agreement import DEFAULT_TOLERANCE_S
 from studymgr.errors import InputError
 from studymgr.ids import check_code, check_session_number
 from studymgr.runs.recordings import StudyMixinBase, check_reason
@@ -100,7 +101,8 @@ class EventsMixin(StudyMixinBase):
         return out
 
     @fill_doc
-    def rater_agreement(self, dyad: str, session: int, *, tolerance_s: float = 30.0,
+    def rater_agreement(self, dyad: str, session: int, *,
+                        tolerance_s: float = DEFAULT_TOLERANCE_S,
                         min_raters: int = 2, bin_s: float | None = None,
                         labels: Iterable[str] | None = None, store: bool = True,
                         replace: bool = False, reason: str | None = None) -> dict[str, Any]:

@@ -49,6 +49,9 @@ from studymgr.errors import InputError
 
 logger = logging.getLogger(__name__)
 
+#: Largest spread (s) of the marks of one consensus moment, unless a caller says otherwise.
+DEFAULT_TOLERANCE_S = 30.0
+
 __all__ = [
     "DEFAULT_LABELS",
     "Agreement",
@@ -98,7 +101,7 @@ def _marks(marks: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- consensus -------------------------------------------------------------------------------------
-def consensus_moments(marks: pd.DataFrame, *, tolerance_s: float = 30.0,
+def consensus_moments(marks: pd.DataFrame, *, tolerance_s: float = DEFAULT_TOLERANCE_S,
                       min_raters: int = 2) -> pd.DataFrame:
     """Moments that several raters marked within a tolerance window.
 
@@ -253,7 +256,8 @@ class Agreement:
     config: dict[str, Any]
 
 
-def rater_agreement(marks: pd.DataFrame, *, duration_s: float, tolerance_s: float = 30.0,
+def rater_agreement(marks: pd.DataFrame, *, duration_s: float,
+                    tolerance_s: float = DEFAULT_TOLERANCE_S,
                     min_raters: int = 2, bin_s: float | None = None,
                     labels: Iterable[str] | None = None) -> Agreement:
     """Consensus moments and Fleiss' kappa over time bins, per label.

@@ -39,7 +39,6 @@ TIME, GROUP = "session", "dyad"
 #: Event sources that make the moments section: the raters' marks and their consensus.
 MOMENT_SOURCES = ("rater", "consensus")
 #: Default tolerance of ``Study.rater_agreement`` (used when no consensus was stored).
-DEFAULT_TOLERANCE_S = 30.0
 AGREEMENT_COLUMNS = ["dyad", "session", "label", "raters", "marks", "consensus", "recomputed",
                      "kappa", "observed_agreement", "tolerance_s", "bin_s", "settings"]
 # Relative tolerance of the refit check: the refit runs the same deterministic code on the

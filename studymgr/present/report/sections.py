@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studymgr.compute.events.agreement import DEFAULT_TOLERANCE_S
+from studymgr.ids import OUTCOMES
 from studymgr.present import figures as figs
 from studymgr.present import tables as tab
-from studymgr.present.report.collect import DEFAULT_TOLERANCE_S, OUTCOMES, MomentsData, ReportData
+from studymgr.present.report.collect import MomentsData, ReportData
 from studymgr.present.report.diagnostics import (
     conditional_effects,
     covariance_from_random,
