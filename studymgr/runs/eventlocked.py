@@ -47,12 +47,25 @@ from studymgr.compute.synchrony.prepared import PreparedScan
 from studymgr.errors import InputError
 from studymgr.runs.eeg import EEG_SUMMARY_COLUMNS, compute_eeg
 from studymgr.runs.executors import Executor, ProgressFn
-from studymgr.runs.jobs import SessionAnalysis, SessionPlan, compute_pair, run_sessions
-from studymgr.runs.synchrony import ScanInput, _prepare_job, prepare_scan, scan_inputs
+from studymgr.runs.jobs import (
+    SessionAnalysis,
+    SessionFailure,
+    SessionPlan,
+    compute_pair,
+    run_sessions,
+)
+from studymgr.runs.synchrony import (
+    NO_SESSION_LEVEL,
+    ScanInput,
+    _prepare_job,
+    check_montage,
+    prepare_scan,
+    scan_inputs,
+)
 
 if TYPE_CHECKING:
     # the study's type as the runner names it: this module reads and writes through its methods
-    from studymgr.runs.jobs import SessionFailure, Store
+    from studymgr.runs.jobs import Store
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +138,12 @@ def _compute_session(payload: tuple[EventLockedTask, EventLockedConfig],
                      ) -> EventLockedResult | SessionFailure:
     """One session on its two prepared recordings (in a worker)."""
     task, config = payload
-    return compute_pair(eventlocked_session, prepared[task.therapist.scan_id],
-                        prepared[task.patient.scan_id], task.events, config)
+    result = compute_pair(eventlocked_session, prepared[task.therapist.scan_id],
+                          prepared[task.patient.scan_id], task.events, config)
+    if isinstance(result, EventLockedResult) and not (result.results["level"] == "session").any():
+        # never let a computation without the session's values replace stored results
+        return SessionFailure("; ".join([*result.warnings, NO_SESSION_LEVEL]))
+    return result
 
 
 @fill_doc
@@ -152,6 +169,7 @@ class EventLockedAnalysis(SessionAnalysis):
         if sessions.empty:
             raise InputError("no scanned session matches: add sessions and import scans first")
         scans = scan_inputs(study, sessions)
+        misses = check_montage(study, sessions, config.synchrony)
         plan = SessionPlan()
         for row in sessions.itertuples(index=False):
             number = int(row.number)
@@ -163,6 +181,10 @@ class EventLockedAnalysis(SessionAnalysis):
             elif events.empty:
                 plan.settled.append({**base, "status": "no events", "message":
                                      f"no {config.source} {'/'.join(config.labels)} events"})
+            elif int(row.session_id) in misses:
+                message = misses[int(row.session_id)]
+                logger.warning("%s of %s/%d failed: %s", KIND, row.dyad, number, message)
+                plan.settled.append({**base, "status": "failed", "message": message})
             else:
                 therapist, patient = scans[int(row.therapist_scan)], scans[int(row.patient_scan)]
                 plan.tasks.append(EventLockedTask(

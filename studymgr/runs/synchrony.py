@@ -32,7 +32,7 @@ import pandas as pd
 from studymgr._docs import fill_doc
 from studymgr.compute.preprocess import preprocess
 from studymgr.compute.synchrony.config import SynchronyConfig
-from studymgr.compute.synchrony.montage import channel_base
+from studymgr.compute.synchrony.montage import CHANNEL_RE, channel_base
 from studymgr.compute.synchrony.prepared import PreparedScan, align
 from studymgr.errors import InputError, NotFoundError, StudyError
 from studymgr.runs.executors import Executor, LocalExecutor, ProgressFn
@@ -49,13 +49,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "TEST_COLUMNS", "PreparedScan", "ScanInput",
-           "SessionJob", "SessionResult", "SynchronyAnalysis", "SynchronyConfig", "align",
-           "compute_session", "compute_synchrony", "json_roundtrip", "pair_synchrony",
-           "permutation_tests", "plan_jobs", "prepare_scan", "pseudo_partners"]
+__all__ = ["NO_SESSION_LEVEL", "RESULT_COLUMNS", "SUMMARY_COLUMNS", "TEST_COLUMNS", "PreparedScan",
+           "ScanInput", "SessionJob", "SessionResult", "SynchronyAnalysis", "SynchronyConfig",
+           "align", "check_montage", "compute_session", "compute_synchrony", "json_roundtrip",
+           "pair_synchrony", "permutation_tests", "plan_jobs", "prepare_scan", "pseudo_partners"]
 
 RESULT_COLUMNS = ["pair", "therapist_scan", "patient_scan", "chromophore", "level",
                   "therapist_unit", "patient_unit", "value"]
+#: Why a session without a session-level value fails (nothing stored, stored results kept).
+NO_SESSION_LEVEL = ("no session-level synchrony: no usable channel pair joins two channels of "
+                    "one ROI (check the montage against the recordings' channels); stored "
+                    "results are kept")
 TEST_COLUMNS = ["chromophore", "level", "therapist_unit", "patient_unit", "true_value",
                 "pseudo_mean", "pseudo_sd", "n_pseudo", "p_value"]
 
@@ -300,6 +304,10 @@ def compute_session(job: SessionJob, prepared: dict[int, PreparedScan],
     if frame.empty:
         out.error = "; ".join(notes) or "no channel pair could be computed"
         return out
+    if not (frame["level"] == "session").any():
+        # never let a computation without the session's synchrony replace stored results
+        out.error = "; ".join([*notes, NO_SESSION_LEVEL])
+        return out
     out.warnings += notes
     parts = [frame.assign(pair="true", therapist_scan=job.therapist, patient_scan=job.patient)]
     for t_id, p_id in job.pseudo:
@@ -418,6 +426,90 @@ def scan_inputs(study: Store, sessions: pd.DataFrame, modality: str = "nirs"
 
 _scan_inputs = scan_inputs  # the name the scale-out benchmark uses
 
+#: At most this many channel names in a message.
+_SHOWN = 8
+
+
+def _scan_channels(study: Store, row: pd.Series, role: str,
+                   config: SynchronyConfig | None = None) -> set[str]:
+    """The channels (``S1_D1``) of a session's stored recording that synchrony analyses: its
+    fNIRS channels, without the short ones the preprocessing drops."""
+    pre = (config or SynchronyConfig()).preprocess
+    info = study.scan_info(row["dyad"], int(row["number"]), role)
+    out = set()
+    for ch in info["channels"]:
+        if not (str(ch.get("type", "")).startswith("fnirs") or ch.get("type") in ("hbo", "hbr")):
+            continue
+        distance = ch.get("distance_m")
+        if (pre.drop_short_channels and distance is not None
+                and 0 < distance < pre.short_channel_max_distance_m):
+            continue
+        out.add(channel_base(ch["name"]))
+    return out
+
+
+def _names(channels: Iterable[str]) -> str:
+    names = sorted(channels, key=lambda c: [int(x) for x in c[1:].split("_D")]
+                   if CHANNEL_RE.fullmatch(c) else [0, 0])
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def check_montage(study: Store, sessions: pd.DataFrame, config: SynchronyConfig
+                  ) -> dict[int, str]:
+    """Hold a montage against the stored channels of the sessions' recordings, before anything
+    is computed or stored.
+
+    Parameters
+    ----------
+    study : Store
+        The open study (the channels stored at import).
+    sessions : DataFrame
+        The selected sessions, as :meth:`Store.synchrony_inputs` returns them.
+    config : SynchronyConfig
+        Its montage (nothing to check without one).
+
+    Returns
+    -------
+    dict
+        ``{session id: message}`` of the sessions to fail: the montage names none of the
+        channels of one of their recordings. Channels the montage leaves out of the ROI
+        averages are named in a warning.
+
+    Raises
+    ------
+    InputError
+        The montage names none of the channels of any selected recording (a wrong file or a
+        typo: the whole run is refused, nothing changed).
+    """
+    if config.montage is None:
+        return {}
+    mapped = {channel for channel, _roi in config.montage}
+    misses: dict[int, str] = {}
+    seen: set[str] = set()
+    complete = sessions.dropna(subset=["therapist_scan", "patient_scan"])
+    for _, row in complete.iterrows():
+        missed = []
+        for role in ("therapist", "patient"):
+            channels = _scan_channels(study, row, role, config)
+            seen |= channels
+            if channels and not channels & mapped:
+                missed.append(role)
+        if missed:
+            who = " and ".join(f"the {r}'s" for r in missed)
+            misses[int(row["session_id"])] = (
+                f"the montage names none of the channels of {who} recording: give a montage "
+                "of this session's channels")
+    if seen and not seen & mapped:
+        raise InputError(f"the montage names none of the recordings' channels (it names "
+                         f"{_names(mapped)}; the recordings have {_names(seen)}): check its "
+                         "'channel' column; nothing was computed")
+    left_out = seen - mapped
+    if left_out:
+        logger.warning("%d channel(s) the montage does not name are left out of the ROI averages "
+                       "(still computed as channel pairs): %s", len(left_out), _names(left_out))
+    return misses
+
 
 # -- over a study ----------------------------------------------------------------------------------
 SUMMARY_COLUMNS = ["dyad", "session", "status", "pseudo_pairs", "synchrony_hbo", "message"]
@@ -459,14 +551,23 @@ class SynchronyAnalysis(SessionAnalysis):
             missing = [r for r in ("therapist", "patient") if pd.isna(row[f"{r}_scan"])]
             if missing:
                 have = ("no recording" if len(missing) == 2
-                        else f"only the {_other(missing[0])}'s")
+                        else f"only the {_other(missing[0])}'s recording")
                 plan.settled.append({"dyad": row["dyad"], "session": int(row["number"]),
                                      "status": "incomplete", "pseudo_pairs": 0,
                                      "synchrony_hbo": None,
-                                     "message": f"{have} recording: import the "
+                                     "message": f"{have}: import the "
                                                 f"{' and '.join(missing)}'s scan"})
         wanted = set(selected["session_id"])
-        plan.tasks = [j for j in plan_jobs(everything, self.config) if j.session_id in wanted]
+        misses = check_montage(study, selected, self.config)
+        plan.tasks = []
+        for job in plan_jobs(everything, self.config):
+            if job.session_id not in wanted:
+                continue
+            if job.session_id in misses:
+                logger.warning("synchrony of %s failed: %s", job.label, misses[job.session_id])
+                plan.settled.append(self.failed_row(job, misses[job.session_id]))
+            else:
+                plan.tasks.append(job)
         self._scans = scan_inputs(study, everything)
         # one common rate for the run: pseudo pairs join recordings of different sessions
         self._sfreq = self.config.resample_sfreq or min(
@@ -530,6 +631,13 @@ def compute_synchrony(study: Store, config: SynchronyConfig | None = None, *,
     pandas.DataFrame
         One row per session: ``dyad, session, status, pseudo_pairs, synchrony_hbo, message`` with
         status ``computed``, ``up to date``, ``failed`` or ``incomplete`` (a recording missing).
+        A session whose recordings the montage does not cover, or whose computation yields no
+        session-level value, is ``failed`` and its stored results are kept.
+
+    Raises
+    ------
+    InputError
+        The montage names none of the selected recordings' channels (nothing is computed).
     """
     config = config or SynchronyConfig()
     if jobs < 1:
