@@ -3,13 +3,13 @@
 -- A fresh study is created by running this file; an older study is brought up to date by the
 -- scripts in schemas/migrations/ (vN.sql takes a database from version N-1 to N). The line
 -- below is read by studymgr as the current schema version: bump it together with a migration.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 -- Identifiers (person, dyad, rater codes, instrument names) are pseudonymous codes: 1-32 letters,
 -- digits, '-' or '_'. The database refuses anything else, so a path or a quote can never be stored.
 -- Dates are ISO 8601 (YYYY-MM-DD); timestamps are UTC ISO 8601 with 'Z'.
 
--- One row: what this study is and where its data folder lives.
+-- One row: what this study is, its random id and where its data folder lives.
 CREATE TABLE study (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     name        TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 32
@@ -17,7 +17,9 @@ CREATE TABLE study (
     data_dir    TEXT NOT NULL CHECK (length(data_dir) > 0),
     created_at  TEXT NOT NULL,
     created_by  TEXT NOT NULL,
-    created_with TEXT NOT NULL  -- studymgr version that created the study
+    created_with TEXT NOT NULL, -- studymgr version that created the study
+    -- random id (uuid4 hex), also written to the data folder's .studymgr-study.json marker
+    uid         TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE people (

@@ -176,6 +176,10 @@ def test_changed_missing_orphan_and_partial_files_and_fix(full, tmp_path):
     assert all("--replace" in f for f in scan_problems["fix"])
     fixed = report[report["status"] == "fixed"]
     assert len(fixed) == 2 and not orphan.exists() and not partial.exists()
+    # moved into a dated quarantine folder, never deleted, and the report says where
+    kept = sorted(p for p in (full.data_dir / ".quarantine").rglob("*") if p.is_file())
+    assert [p.read_bytes() for p in kept] == [b"half a copy", b"left by a killed import"]
+    assert all(": moved to .quarantine/" in d for d in fixed["detail"])
     assert therapist.exists()  # a damaged recording is never removed
     # the synchrony run was computed from the original files: now out of date
     sync = problems(report, "synchrony")

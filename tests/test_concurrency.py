@@ -21,6 +21,7 @@ from pathlib import Path
 
 from studymgr import create_study, open_study
 from studymgr.runs.check import check_study, n_problems
+from studymgr.store.datafolder import MARKER
 from tests.conftest import REPO
 
 N_WORKERS = 4
@@ -209,7 +210,8 @@ def test_concurrent_scan_imports_into_the_same_sessions(tmp_path):
                                      "AND entity = 'scan'").fetchone()[0] == 8
         report = check_study(study)
         assert n_problems(report) == 0, report[report["status"] != "ok"].to_string()
-        leftovers = [p for p in study.data_dir.rglob("*") if p.name.startswith(".")]
+        leftovers = [p for p in study.data_dir.rglob("*") if p.name.startswith(".")
+                     and p.name != MARKER]  # the marker naming the study is expected
         assert leftovers == []
 
 

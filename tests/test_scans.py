@@ -28,6 +28,7 @@ import scipy.io
 from studymgr import ConflictError, InputError, NotFoundError
 from studymgr.compute.quality import QualityConfig, assess_quality, cardiac_peak, flat_and_saturated
 from studymgr.io import recordings as sc
+from studymgr.store.datafolder import MARKER
 from tests.conftest import REPO
 
 MEAS_DATE = dt.datetime(2025, 3, 3, 10, 0, 0, tzinfo=dt.UTC)
@@ -481,7 +482,7 @@ def test_bad_files_are_refused_before_anything_is_written(scan_study, tmp_path, 
     with pytest.raises((InputError, NotFoundError), match=message.replace("(", r"\(")
                        .replace(")", r"\)")):
         scan_study.import_scan("D01", 2, "patient", src)
-    assert list(scan_study.data_dir.iterdir()) == []
+    assert [p.name for p in scan_study.data_dir.iterdir()] == [MARKER]  # only the marker
     assert scan_study.scans().empty
 
 
@@ -505,7 +506,7 @@ def test_truncated_and_non_fnirs_files_are_refused(scan_study, tmp_path):
         scan_study.import_scan("D01", 2, "patient", other)
     with pytest.raises(InputError, match="not a NIRx recording"):
         scan_study.import_scan("D01", 2, "patient", tmp_path)
-    assert list(scan_study.data_dir.iterdir()) == []
+    assert [p.name for p in scan_study.data_dir.iterdir()] == [MARKER]  # only the marker
 
 
 def test_unknown_and_locked_sessions_are_refused(scan_study, tmp_path):
@@ -519,7 +520,7 @@ def test_unknown_and_locked_sessions_are_refused(scan_study, tmp_path):
         scan_study.import_scan("D01", 1, "patient", src)
     with pytest.raises(InputError, match="invalid role"):
         scan_study.import_scan("D01", 2, "client", src)
-    assert list(scan_study.data_dir.iterdir()) == []
+    assert [p.name for p in scan_study.data_dir.iterdir()] == [MARKER]  # only the marker
 
 
 def test_schema_refuses_changes_to_a_locked_sessions_scans_and_events(scan_study, tmp_path):
@@ -592,7 +593,9 @@ def test_killed_import_leaves_nothing_a_later_import_trips_over(scan_study, tmp_
             assert study.scans()["sha256"].iloc[0] == sc.hash_path(src)[0]
             assert sorted(check["status"]) == ["ok", "orphan"]
             cleaned = study.check_scans(clean=True)
-            assert "removed" in cleaned.loc[cleaned["status"] == "orphan", "detail"].iloc[0]
+            detail = cleaned.loc[cleaned["status"] == "orphan", "detail"].iloc[0]
+            assert "moved to .quarantine/" in detail  # never deleted
+            assert (study.data_dir / detail.split("moved to ")[1]).is_file()
         else:
             assert study.scans().empty
             assert list(check["status"]) == ["partial" if point == "copy" else "orphan"]

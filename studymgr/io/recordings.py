@@ -56,6 +56,7 @@ from studymgr.compute.quality import FNIRS_TYPES
 from studymgr.errors import ConflictError, InputError, NotFoundError
 from studymgr.ids import check_code
 from studymgr.io.files import fsync_dir, remove_path
+from studymgr.store.datafolder import QUARANTINE
 
 logger = logging.getLogger(__name__)
 
@@ -552,6 +553,8 @@ def all_partials(folder: Path) -> list[Path]:
     """Every leftover temporary copy under ``folder`` whose process has ended."""
     out = []
     for root, dirs, files in os.walk(folder):
+        if Path(root) == Path(folder):  # what was quarantined is not a leftover
+            dirs[:] = [d for d in dirs if d != QUARANTINE]
         for name in [*dirs, *files]:
             match = _PARTIAL_RE.match(name)
             if match and not _pid_alive(int(match["pid"])):

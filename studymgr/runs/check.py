@@ -309,9 +309,10 @@ def _scans(study: Study, fix: bool) -> list[dict[str, str]]:
         else:
             what = ("a file no recording refers to" if r.status == "orphan"
                     else "a temporary copy")
+            moved = r.detail[r.detail.find(": moved to "):] if fix else ""
             rows.append(_row("scans", "fixed" if fix else "problem", r.path,
-                             f"{what}, left by an interrupted import"
-                             + (": removed" if fix else ""), "" if fix else FIX_LEFTOVERS))
+                             f"{what}, left by an interrupted import (or another study's?)"
+                             + moved, "" if fix else FIX_LEFTOVERS))
     if not any(r["status"] == "problem" for r in rows):
         rows.insert(0, _row("scans", "ok", "", f"{n_ok} recordings hashed: all as imported"))
     return rows

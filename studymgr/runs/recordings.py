@@ -21,10 +21,12 @@ A process killed at step 2 leaves a ``.partial-<pid>`` copy: hidden, never refer
 by the next import of the same target (only when process ``pid`` has ended, so a parallel import
 is never disturbed). A process killed inside step 3 leaves the final file without a database row
 (SQLite rolls the transaction back): the next import of that target, inside its own transaction,
-finds a file no row refers to, logs whether its hash matches the new recording, and replaces it
-either way with its own verified copy. A process killed after a replacement's commit leaves the old
-file unreferenced. :meth:`RecordingFilesMixin.check_scans` lists all such leftovers (and recordings
-that are missing or changed on disk) and removes the leftovers with ``clean=True``.
+finds a file no row refers to, logs whether its hash matches the new recording, moves it into the
+data folder's dated quarantine folder (``.quarantine/<time>/``; an import never overwrites a file
+it did not write) and places its own verified copy. A process killed after a replacement's
+commit leaves the old file unreferenced. :meth:`RecordingFilesMixin.check_scans` lists all such
+leftovers (and recordings that are missing or changed on disk) and, with ``clean=True``, moves
+them into quarantine (never deletes them).
 
 :meth:`RecordingFilesMixin.import_scan` runs these steps as named methods: ``_incoming_scan``
 (step 1, the database side), :func:`_read_and_assess` (step 1, the file), ``_store_scan`` (steps
@@ -233,6 +235,7 @@ class RecordingFilesMixin(StudyMixinBase):
         on failure remove what this import put in the data folder. Returns the stored path
         and the pair's status."""
         from studymgr.io import recordings as scans
+        from studymgr.io.files import quarantine, quarantine_folder
 
         if not self.data_dir.is_dir():
             raise NotFoundError(f"the study's data folder {self.data_dir} does not exist: "
@@ -246,11 +249,13 @@ class RecordingFilesMixin(StudyMixinBase):
             tmp = scans.stage_copy(new.source, final, new.sha256)
             with self.transaction():
                 self._recheck(new, rel)
-                if final.exists():
+                if final.exists() or final.is_symlink():
                     orphan_sha, _ = scans.hash_path(final)
+                    moved = quarantine(final, self.data_dir, quarantine_folder(self.data_dir))
                     logger.warning(
-                        "%s was left by an interrupted import (no database row; %s): replacing "
-                        "it", rel, "same content" if orphan_sha == new.sha256 else "other content")
+                        "%s has no database row (left by an interrupted import?; %s): moved it "
+                        "to %s", rel, "same content" if orphan_sha == new.sha256
+                        else "other content", moved.relative_to(self.data_dir).as_posix())
                 scans.place(tmp, final)
                 placed = True
                 pair = self._write_scan_rows(new, reading, rel, reason)
@@ -564,14 +569,18 @@ class RecordingFilesMixin(StudyMixinBase):
         Parameters
         ----------
         clean : bool
-            Remove the orphans and partial copies (never a stored recording).
+            Move the orphans and partial copies into a new dated quarantine folder
+            ``<data folder>/.quarantine/<UTC time>/`` (same relative paths); nothing is deleted
+            and a stored recording is never touched.
 
         Returns
         -------
         pandas.DataFrame
-            ``path, dyad, session, role, status, detail``.
+            ``path, dyad, session, role, status, detail`` (``detail`` of a moved file says
+            where it went).
         """
         from studymgr.io import recordings as scans
+        from studymgr.io.files import quarantine, quarantine_folder
 
         rows = []
         for r in self._stored_scans():
@@ -586,6 +595,12 @@ class RecordingFilesMixin(StudyMixinBase):
                          "role": r["role"], "status": status, "detail": detail})
         # An import moves its file into place inside its write transaction: holding the write
         # lock while removing leftovers means no file of a running import is taken for one.
+        folder = quarantine_folder(self.data_dir)
+
+        def put_away(entry: Path) -> str:
+            moved = quarantine(entry, self.data_dir, folder)
+            return f": moved to {moved.relative_to(self.data_dir).as_posix()}"
+
         with self.transaction() if clean else contextlib.nullcontext():
             stored = {r["path"] for r in self._stored_scans()}
             for entry in sorted(self.data_dir.glob("sub-*/ses-*/*/*")):
@@ -594,16 +609,12 @@ class RecordingFilesMixin(StudyMixinBase):
                     continue
                 rows.append({"path": rel, "dyad": None, "session": None, "role": None,
                              "status": "orphan", "detail": "no scan refers to it"
-                             + (": removed" if clean else "")})
-                if clean:
-                    scans.remove_path(entry)
+                             + (put_away(entry) if clean else "")})
             for entry in scans.all_partials(self.data_dir):
                 rows.append({"path": entry.relative_to(self.data_dir).as_posix(), "dyad": None,
                              "session": None, "role": None, "status": "partial",
                              "detail": "copy left by an interrupted import"
-                             + (": removed" if clean else "")})
-                if clean:
-                    scans.remove_path(entry)
+                             + (put_away(entry) if clean else "")})
         frame = pd.DataFrame(rows, columns=["path", "dyad", "session", "role", "status",
                                             "detail"])
         frame["session"] = frame["session"].astype("Int64")

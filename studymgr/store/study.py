@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from studymgr.ids import (
     check_user,
     utcnow,
 )
-from studymgr.store import audit, database
+from studymgr.store import audit, database, datafolder
 from studymgr.store.analyses import AnalysesMixin
 from studymgr.store.eventlocked import EventLockedMixin
 from studymgr.store.maintenance import MaintenanceMixin
@@ -106,6 +107,13 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Even
     def name(self) -> str:
         """The study's name."""
         return str(self.db.conn.execute("SELECT name FROM study").fetchone()[0])
+
+    @property
+    def uid(self) -> str | None:
+        """The study's random id (also in its data folder's marker); None before schema v5."""
+        cursor = self.db.conn.execute("SELECT * FROM study")
+        row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+        return row.get("uid") or None
 
     @property
     def schema_version(self) -> int:
@@ -398,6 +406,9 @@ class Store(ResponsesMixin, RecordingsMixin, AnalysesMixin, ModelRunsMixin, Even
         folder, or absolute), with an audit row; used when a study is moved or restored."""
         if not stored:
             raise InputError("the data folder must not be empty")
+        # refuse another study's folder (the marker travels with the folder's contents)
+        datafolder.check_folder(_resolve_data_dir(stored, self.path), uid=self.uid,
+                                name=self.name, known=lambda: _scan_paths(self.db), claim=False)
         with self.transaction():
             old = self.db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()[0]
             if old != stored:
@@ -534,12 +545,19 @@ def create_store(
         stored_dir = str(data_abs.resolve())
     if stored_dir.startswith(".."):
         stored_dir = str(data_abs.resolve())
+    if data_abs.is_dir() and any(data_abs.iterdir()):
+        marker = datafolder.read_marker(data_abs)
+        whose = (f"it is the data folder of study '{marker['name']}'" if marker is not None
+                 else "it is not empty")
+        raise ConflictError(f"cannot create a study with the data folder {data_abs}: {whose}; "
+                            "choose a new or empty folder with --data-dir (nothing was changed)")
+    uid = uuid.uuid4().hex
     # Build the database under a temporary name and rename it into place: a failure at any point
     # leaves no half-made study behind.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    created_dir = False
+    created_dir = wrote_marker = False
     try:
         tmp.unlink()
         db = database.connect(tmp, create=True)
@@ -548,9 +566,9 @@ def create_store(
             database.create_schema(db)
             with database.transaction(db):
                 db.conn.execute(
-                    "INSERT INTO study (id, name, data_dir, created_at, created_by, created_with)"
-                    " VALUES (1, ?, ?, ?, ?, ?)",
-                    (name, stored_dir, utcnow(), user, __version__),
+                    "INSERT INTO study (id, name, data_dir, created_at, created_by, created_with,"
+                    " uid) VALUES (1, ?, ?, ?, ?, ?, ?)",
+                    (name, stored_dir, utcnow(), user, __version__, uid),
                 )
                 audit.append(db, user=user, action="create", entity="study", key=name,
                              new={"name": name, "data_dir": stored_dir,
@@ -562,12 +580,17 @@ def create_store(
             data_abs.mkdir(parents=True)
             created_dir = True
             database.file_mode_private(data_abs)
+        datafolder.write_marker(data_abs, uid, name)
+        wrote_marker = True
         _move_into_place(tmp, path)
     except FileExistsError:
         raise ConflictError(
             f"{path} already exists: open it, or choose another --db path"
         ) from None
     except BaseException:
+        if wrote_marker:
+            with contextlib.suppress(OSError):
+                (data_abs / datafolder.MARKER).unlink()
         if created_dir:
             with contextlib.suppress(OSError):
                 data_abs.rmdir()
@@ -631,10 +654,18 @@ def _open_study(path: str | os.PathLike[str], *, user: str | None,
         database.check_is_study(db, path)
         if upgrade is not None:
             _check_schema(db, path, user, upgrade=upgrade)
-        row = db.conn.execute("SELECT data_dir FROM study WHERE id = 1").fetchone()
-        if row is None:
+        cursor = db.conn.execute("SELECT * FROM study WHERE id = 1")
+        found = cursor.fetchone()
+        if found is None:
             raise InputError(f"{path} is a studymgr database with no study row: it is damaged"
                              + ("" if damaged_hint is None else "; " + damaged_hint))
+        row = dict(zip([d[0] for d in cursor.description], found, strict=True))
+        data = (Path(data_dir) if data_dir is not None
+                else _resolve_data_dir(row["data_dir"], path))
+        # one data folder, one study: refuse another study's folder; an older study's unmarked
+        # folder is marked on first open (not when opened as it is, which changes nothing)
+        datafolder.check_folder(data, uid=row.get("uid") or None, name=row["name"],
+                                known=lambda: _scan_paths(db), claim=upgrade is not None)
     except sqlite3.DatabaseError as exc:
         db.close()
         raise InputError(f"{path} is damaged or not a study database ({exc})"
@@ -643,8 +674,11 @@ def _open_study(path: str | os.PathLike[str], *, user: str | None,
     except BaseException:
         db.close()
         raise
-    data = Path(data_dir) if data_dir is not None else _resolve_data_dir(row[0], path)
     return factory(path, db, data, user)
+
+
+def _scan_paths(db: sqlite_utils.Database) -> set[str]:
+    return {r[0] for r in db.conn.execute("SELECT path FROM scans")}
 
 
 def _check_schema(db: sqlite_utils.Database, path: Path, user: str, *, upgrade: bool) -> None:
