@@ -88,7 +88,7 @@ def test_write_snapshot_copies_one_consistent_database(answered, tmp_path):
     newest = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     conn.close()
     assert tuple(info["audit_head"]) == newest
-    with open_study(tmp_path / "copy.db", data_dir=tmp_path) as copy:
+    with open_study(tmp_path / "copy.db", data_dir=tmp_path / "copy_data") as copy:
         assert copy.row_counts() == info["counts"]
         assert copy.verify_audit() == []
 

@@ -33,7 +33,7 @@ NUMBER = "number or id"
 FREE = "free text"
 COLUMNS = {
     "study": {"id": NUMBER, "name": CODE, "data_dir": GENERATED, "created_at": TIME,
-              "created_by": STAFF, "created_with": GENERATED},
+              "created_by": STAFF, "created_with": GENERATED, "uid": GENERATED},
     "people": {"id": NUMBER, "code": CODE, "role": CHOICE, "created_at": TIME},
     "dyads": {"id": NUMBER, "code": CODE, "therapist_id": NUMBER, "patient_id": NUMBER,
               "created_at": TIME},

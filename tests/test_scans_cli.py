@@ -261,7 +261,8 @@ def test_bad_scan_commands_change_nothing(project, tmp_path, monkeypatch, args, 
 
 def test_scans_check_reports_and_cleans_leftovers(project, tmp_path):
     """A planted orphan file and a planted partial copy of an ended process are reported
-    (exit 2) and removed with --clean; the stored recording is untouched."""
+    (exit 2) and moved into the data folder's quarantine with --clean (never deleted); the stored
+    recording is untouched."""
     _ok(project("scans", "import", "D01", "2", "--role", "patient", str(tmp_path / "in/p.snirf")))
     nirs = tmp_path / "study_data" / "sub-P01" / "ses-2" / "nirs"
     (nirs / "sub-P01_ses-2_task-therapy_rep-2_nirs.snirf").write_bytes(b"orphan")
@@ -270,6 +271,10 @@ def test_scans_check_reports_and_cleans_leftovers(project, tmp_path):
     assert result.exit_code == 2 and "2 problem(s)" in result.stderr
     assert sorted(r["status"] for r in json.loads(result.stdout)) == ["ok", "orphan", "partial"]
     cleaned = _ok(project("scans", "check", "--clean"))
-    assert cleaned.output.count("removed") == 2
+    assert cleaned.output.count("moved to .quarantine/") == 2
     assert sorted(p.name for p in nirs.iterdir()) == ["sub-P01_ses-2_task-therapy_nirs.snirf"]
+    kept = sorted(p.name for p in (tmp_path / "study_data" / ".quarantine").rglob("*")
+                  if p.is_file())
+    assert kept == [".sub-P01_ses-2_task-therapy_rep-3_nirs.snirf.partial-4199999",
+                    "sub-P01_ses-2_task-therapy_rep-2_nirs.snirf"]
     _ok(project("scans", "check"))
